@@ -1,0 +1,283 @@
+"""Pydantic models that cross a boundary: system-call bodies, persisted records, the wire.
+
+Internal values that never leave a process are frozen dataclasses next to the code that uses them.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from enum import Enum
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SLUG = re.compile(r"^[a-z][a-z0-9-]{1,62}[a-z0-9]$")
+TENANT = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_EXT_NAME = re.compile(r"^[a-z0-9]{1,20}$")
+_CE_CORE = {"specversion", "id", "source", "type", "subject", "time", "datacontenttype", "dataschema", "data"}
+
+#: CloudEvent extension that names the one agent an event is addressed to (besides subscribers).
+TARGET_EXT = "aostarget"
+#: CloudEvent extension carrying the sending agent's id on agent-to-agent messages.
+SENDER_EXT = "aossender"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def agent_key(tenant: str, agent_id: str) -> str:
+    """The storage key of an agent: unique across tenants, used as partition key in Azure."""
+    return f"{tenant}/{agent_id}"
+
+
+def validate_slug(value: str, what: str = "id") -> str:
+    if not SLUG.match(value):
+        raise ValueError(
+            f"{what} '{value}' is not a valid slug: 3-64 chars of a-z, 0-9 and '-', starting with a letter"
+        )
+    return value
+
+
+# ---------------------------------------------------------------- events
+
+
+class Event(BaseModel):
+    """A CloudEvent 1.0 in structured JSON mode. Extension attributes are kept as extra fields."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    specversion: Literal["1.0"] = "1.0"
+    id: str = Field(default_factory=lambda: uuid.uuid4().hex, min_length=1, max_length=256)
+    source: str = Field(min_length=1, max_length=2048, description="URI-reference of the producer")
+    type: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:/-]+$")
+    subject: str | None = Field(default=None, max_length=1024)
+    time: datetime | None = None
+    datacontenttype: str | None = "application/json"
+    dataschema: str | None = None
+    data: Any = None
+
+    @model_validator(mode="after")
+    def _check_extensions(self) -> Event:
+        for name in (self.model_extra or {}):
+            if not _EXT_NAME.match(name):
+                raise ValueError(f"CloudEvent extension attribute '{name}' must be 1-20 chars of a-z and 0-9")
+        return self
+
+    @property
+    def target(self) -> str | None:
+        value = (self.model_extra or {}).get(TARGET_EXT)
+        return str(value) if value else None
+
+    @property
+    def sender(self) -> str | None:
+        value = (self.model_extra or {}).get(SENDER_EXT)
+        return str(value) if value else None
+
+    def wire(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# ---------------------------------------------------------------- agent spec
+
+
+class Subscription(BaseModel):
+    """Which events wake the agent. `type` is exact, a prefix glob (`ticket.*`) or `*`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    type: str = Field(min_length=1, max_length=256, pattern=r"^([A-Za-z0-9._:/-]+(\.\*)?|\*)$")
+    source: str | None = Field(default=None, description="exact source, or prefix ending in '*'")
+    subject: str | None = Field(default=None, description="exact subject, or prefix ending in '*'")
+
+
+class BrainSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["python", "scripted", "openai"]
+    settings: dict[str, Any] = Field(default_factory=dict)
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_events_per_step: int = Field(default=32, ge=1, le=1000)
+    step_timeout_s: float = Field(default=60.0, gt=0, le=900)
+
+
+class AgentSpec(BaseModel):
+    """What a user registers. The tenant is never part of it: it comes from the caller's key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(description="slug, unique within the tenant")
+    purpose: str = Field(default="", max_length=4000)
+    brain: BrainSpec
+    subscriptions: list[Subscription] = Field(default_factory=list, max_length=100)
+    schedule: list[str] = Field(default_factory=list, max_length=20, description="cron expressions (UTC)")
+    limits: Limits = Field(default_factory=Limits)
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        return validate_slug(value, "agent id")
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: list[str]) -> list[str]:
+        from croniter import croniter
+
+        for expr in value:
+            if not croniter.is_valid(expr):
+                raise ValueError(f"'{expr}' is not a valid cron expression (5 fields, e.g. '*/5 * * * *')")
+        return value
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 32:
+            raise ValueError("at most 32 labels")
+        for k, v in value.items():
+            if not re.match(r"^[a-z0-9][a-z0-9._/-]{0,62}$", k) or len(v) > 256:
+                raise ValueError(f"label '{k}' must be a lowercase key of 1-63 chars with a value of ≤256 chars")
+        return value
+
+
+class AgentState(str, Enum):
+    REGISTERED = "registered"
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+    FAILED = "failed"
+
+
+class AgentRecord(BaseModel):
+    """The persisted row of an agent. `version` increases on every write (optimistic concurrency)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tenant: str
+    spec: AgentSpec
+    state: AgentState = AgentState.REGISTERED
+    version: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    next_wake_at: datetime | None = None
+    failure: str | None = None
+    restarts: int = 0
+
+    @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
+    def key(self) -> str:
+        return agent_key(self.tenant, self.spec.id)
+
+
+# ---------------------------------------------------------------- effects and decisions
+
+
+class EmitEffect(BaseModel):
+    """Publish an event into the tenant; subscribers wake. `to` also addresses one agent directly."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["emit"] = "emit"
+    type: str = Field(min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:/-]+$")
+    data: Any = None
+    subject: str | None = None
+    to: str | None = None
+
+
+class SendEffect(BaseModel):
+    """A message to one agent (the `aos.message` family); only the target wakes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["send"] = "send"
+    to: str
+    type: str = Field(default="aos.message", min_length=1, max_length=256, pattern=r"^[A-Za-z0-9._:/-]+$")
+    data: Any = None
+
+
+class StateEffect(BaseModel):
+    """Merge `set` into the agent's state and drop `unset` keys. Idempotent: applying it twice is a no-op."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["state"] = "state"
+    set: dict[str, Any] = Field(default_factory=dict)
+    unset: list[str] = Field(default_factory=list)
+
+
+class NoteEffect(BaseModel):
+    """A line in the agent's context journal."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    kind: Literal["note"] = "note"
+    text: str = Field(min_length=1, max_length=16_000)
+
+
+Effect = Annotated[Union[EmitEffect, SendEffect, StateEffect, NoteEffect], Field(discriminator="kind")]
+
+
+class Decision(BaseModel):
+    """What a brain decided for one step. Journaled before any effect is applied (invariant 2)."""
+
+    model_config = ConfigDict(extra="forbid")
+    effects: list[Effect] = Field(default_factory=list)
+    summary: str | None = None
+    model_calls: int = 0
+    tokens: int = 0
+
+
+class StepStatus(str, Enum):
+    CLAIMED = "claimed"
+    DECIDED = "decided"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class StepRecord(BaseModel):
+    """One step in an agent's journal: what it received, what it decided, how it ended."""
+
+    model_config = ConfigDict(extra="forbid")
+    agent_id: str
+    seq: int
+    status: StepStatus
+    events: list[Event]
+    decision: Decision | None = None
+    error: str | None = None
+    attempts: int = 1
+    started_at: datetime
+    finished_at: datetime | None = None
+
+
+# ---------------------------------------------------------------- auth records
+
+
+class Role(str, Enum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    AGENT = "agent"
+    READER = "reader"
+
+
+class ApiKeyRecord(BaseModel):
+    """An API key at rest: only its SHA-256 hash is stored; the secret is shown once at issue."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: str
+    tenant: str
+    role: Role
+    agent_id: str | None = None
+    name: str = ""
+    secret_hash: str
+    created_at: datetime = Field(default_factory=utcnow)
+    revoked_at: datetime | None = None
+
+
+class Page(BaseModel):
+    items: list[Any]
+    next_cursor: str | None = None

@@ -1,0 +1,233 @@
+"""The ports of AOS: async ABCs the kernel talks to, each with its contract.
+
+Adapters live in `aos.adapters.embedded` (SQLite, in-memory) and `aos.adapters.azure`. Every adapter runs the
+same contract suite (`tests/contract/`). "Durable on return" means: once the coroutine returns, a process crash
+does not undo the write. Every method raises `aos.errors.StorageError` (with the cause chained) when the backing
+store fails; the other errors listed are part of the contract.
+
+Keys: an agent is addressed in storage by its *agent key* ``"{tenant}/{agent_id}"`` (`aos.model.agent_key`).
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Sequence
+
+from aos.model import AgentRecord, AgentState, ApiKeyRecord, Decision, Event, StepRecord
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The batch a step works on. `decision` is set when an earlier attempt already journaled one."""
+
+    seq: int
+    events: list[Event]
+    decision: Decision | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What `Mailbox.deliver` did: `duplicate` is True when the event id was already accepted."""
+
+    duplicate: bool
+    agent_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class BlobRef:
+    name: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class IdempotentResponse:
+    request_hash: str
+    status: int
+    body: Any
+
+
+class AgentRegistry(abc.ABC):
+    """Agent records per tenant.
+
+    Contract:
+    - `create` stores a new record at version 1 and returns it; raises `AgentExists` if (tenant, id) exists,
+      whatever its state (a retired agent keeps its id until purged).
+    - `get` raises `AgentNotFound`. `update` is compare-and-set on `record.version`: it stores the record at
+      version+1 and returns it, or raises `VersionConflict` if the stored version differs (`AgentNotFound` if
+      gone). `delete` removes the record (purge) and returns whether it existed.
+    - `list` pages by agent id ascending; the cursor is opaque; `labels` must all match.
+    - `subscribers` returns the records in `tenant` having a subscription whose type pattern matches
+      `event_type` (exact, prefix glob `a.b.*`, or `*`); source/subject filters are left to the caller.
+    - `due` returns up to `limit` ACTIVE records (any tenant) whose `next_wake_at` is ≤ `now`, oldest first.
+    - Reading never loads agents that were not asked for: booting with 100,000 agents costs nothing.
+    """
+
+    @abc.abstractmethod
+    async def create(self, record: AgentRecord) -> AgentRecord: ...
+
+    @abc.abstractmethod
+    async def get(self, tenant: str, agent_id: str) -> AgentRecord: ...
+
+    @abc.abstractmethod
+    async def update(self, record: AgentRecord) -> AgentRecord: ...
+
+    @abc.abstractmethod
+    async def delete(self, tenant: str, agent_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list(
+        self,
+        tenant: str,
+        *,
+        state: AgentState | None = None,
+        labels: dict[str, str] | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> tuple[list[AgentRecord], str | None]: ...
+
+    @abc.abstractmethod
+    async def subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]: ...
+
+    @abc.abstractmethod
+    async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]: ...
+
+    @abc.abstractmethod
+    async def count(self) -> int: ...
+
+
+class Mailbox(abc.ABC):
+    """Each agent's durable inbox plus its step journal.
+
+    Contract:
+    - `deliver(tenant, event, keys)` records `event.id` as accepted for the tenant and appends the event to each
+      key's mailbox, atomically and durably on return. If the tenant already accepted that id it changes nothing
+      and returns `duplicate=True`. Appending the same event id to the same key twice (through any call) is a
+      no-op, for as long as the step journal remembers the key, even after the event was processed: this is
+      what makes re-applied effects harmless (invariant 2).
+    - `begin_step(key, agent_id, max_events)`: if the key has an unfinished step (claimed or decided, not done
+      or failed), returns it again with `attempts` + 1 and its journaled decision, if any. Otherwise claims up
+      to `max_events` pending events, oldest first, into a new step with the next sequence number (1, 2, ...).
+      Returns None when nothing is pending. Callers serialize steps per key (invariant 3); the port does not
+      lock across processes.
+    - `record_decision(key, seq, decision)`: journals the decision of an unfinished step and returns the
+      journaled one; if one was already journaled, the first one wins and is returned unchanged.
+    - `complete_step(key, seq)`: marks the step done and its events processed. Idempotent.
+    - `fail_step(key, seq, error)`: marks the step failed (its events stay in the journal, dead-lettered,
+      readable through `steps`). Idempotent.
+    - `pending(key)` counts events not yet claimed by a finished step; `keys_with_work()` lists keys with
+      pending events or an unfinished step (the self-heal sweep).
+    - `steps(key, limit, before)` pages the journal newest first; `before` is a sequence number.
+    - `purge(key)` removes everything the mailbox holds for the key and returns how many rows went.
+    """
+
+    @abc.abstractmethod
+    async def deliver(self, tenant: str, event: Event, keys: Sequence[str]) -> Delivery: ...
+
+    @abc.abstractmethod
+    async def begin_step(self, key: str, agent_id: str, max_events: int) -> Claim | None: ...
+
+    @abc.abstractmethod
+    async def record_decision(self, key: str, seq: int, decision: Decision) -> Decision: ...
+
+    @abc.abstractmethod
+    async def complete_step(self, key: str, seq: int) -> None: ...
+
+    @abc.abstractmethod
+    async def fail_step(self, key: str, seq: int, error: str) -> None: ...
+
+    @abc.abstractmethod
+    async def pending(self, key: str) -> int: ...
+
+    @abc.abstractmethod
+    async def keys_with_work(self, limit: int = 1000) -> list[str]: ...
+
+    @abc.abstractmethod
+    async def steps(self, key: str, *, limit: int = 20, before: int | None = None) -> list[StepRecord]: ...
+
+    @abc.abstractmethod
+    async def purge(self, key: str) -> int: ...
+
+
+class StateStore(abc.ABC):
+    """An agent's private key/value state, one JSON object per agent key.
+
+    Contract: `get` returns `({}, 0)` for an agent that never wrote. `put` is compare-and-set on
+    `expected_version` and returns the new version (expected + 1); it raises `VersionConflict` otherwise.
+    `delete` removes the state and returns whether there was any.
+    """
+
+    @abc.abstractmethod
+    async def get(self, key: str) -> tuple[dict[str, Any], int]: ...
+
+    @abc.abstractmethod
+    async def put(self, key: str, value: dict[str, Any], expected_version: int) -> int: ...
+
+    @abc.abstractmethod
+    async def delete(self, key: str) -> bool: ...
+
+
+class BlobStore(abc.ABC):
+    """Large payloads and archives, by name (``/``-separated).
+
+    Contract: `put` writes (overwrites) durably and returns the size and SHA-256 of what was stored; `get`
+    raises `NotFound` for a missing name; `delete` returns whether it existed; `list` returns the refs under a
+    prefix sorted by name.
+    """
+
+    @abc.abstractmethod
+    async def put(self, name: str, data: bytes, content_type: str = "application/octet-stream") -> BlobRef: ...
+
+    @abc.abstractmethod
+    async def get(self, name: str) -> bytes: ...
+
+    @abc.abstractmethod
+    async def delete(self, name: str) -> bool: ...
+
+    @abc.abstractmethod
+    async def list(self, prefix: str = "") -> list[BlobRef]: ...
+
+
+class Clock(abc.ABC):
+    """Wall time for schedules and records. Tests substitute a manual clock."""
+
+    @abc.abstractmethod
+    def now(self) -> datetime: ...
+
+
+class KeyStore(abc.ABC):
+    """API keys at rest (hashes only).
+
+    Contract: `add` stores a record (ids are unique; a duplicate id raises `Conflict`); `by_hash` returns the
+    record whose `secret_hash` matches, revoked or not, or None; `revoke` stamps `revoked_at` (idempotent) and
+    raises `NotFound` for an unknown id in that tenant; `list` returns the tenant's keys by creation time.
+    """
+
+    @abc.abstractmethod
+    async def add(self, record: ApiKeyRecord) -> None: ...
+
+    @abc.abstractmethod
+    async def by_hash(self, secret_hash: str) -> ApiKeyRecord | None: ...
+
+    @abc.abstractmethod
+    async def revoke(self, tenant: str, key_id: str, when: datetime) -> ApiKeyRecord: ...
+
+    @abc.abstractmethod
+    async def list(self, tenant: str) -> list[ApiKeyRecord]: ...
+
+
+class IdempotencyStore(abc.ABC):
+    """Responses remembered per (scope, Idempotency-Key) so a retried system call answers the same.
+
+    Contract: `get` returns the stored response or None. `put` stores it if absent and returns what is stored
+    (the first writer wins).
+    """
+
+    @abc.abstractmethod
+    async def get(self, scope: str, key: str) -> IdempotentResponse | None: ...
+
+    @abc.abstractmethod
+    async def put(self, scope: str, key: str, response: IdempotentResponse) -> IdempotentResponse: ...
