@@ -13,7 +13,7 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any, Awaitable, Callable, Sequence
 
 from aos.model import AgentRecord, AgentState, ApiKeyRecord, Decision, Event, StepRecord
 
@@ -34,6 +34,16 @@ class Delivery:
 
     duplicate: bool
     agent_keys: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AcceptedEvent:
+    """An event as the tenant's event log holds it: position (increasing per store), where it went, when."""
+
+    pos: int
+    event: Event
+    delivered_to: tuple[str, ...]
+    accepted_at: datetime
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,8 @@ class Mailbox(abc.ABC):
       pending events or an unfinished step (the self-heal sweep).
     - `steps(key, limit, before)` pages the journal newest first; `before` is a sequence number.
     - `purge(key)` removes everything the mailbox holds for the key and returns how many rows went.
+    - `events(tenant, limit, before, type_prefix)` pages the tenant's accepted events newest first (the event
+      log: what came in and what agents emitted); `before` is a `pos`; `type_prefix` filters on `type`.
     """
 
     @abc.abstractmethod
@@ -150,6 +162,11 @@ class Mailbox(abc.ABC):
 
     @abc.abstractmethod
     async def purge(self, key: str) -> int: ...
+
+    @abc.abstractmethod
+    async def events(
+        self, tenant: str, *, limit: int = 50, before: int | None = None, type_prefix: str | None = None
+    ) -> list[AcceptedEvent]: ...
 
 
 class StateStore(abc.ABC):
@@ -231,3 +248,22 @@ class IdempotencyStore(abc.ABC):
 
     @abc.abstractmethod
     async def put(self, scope: str, key: str, response: IdempotentResponse) -> IdempotentResponse: ...
+
+
+@dataclass
+class Stores:
+    """One backend's set of adapters, as a host wires them into the kernel.
+
+    `close` releases what the adapters hold (connections, threads); hosts call it once at shutdown.
+    `context` is the ContextStore (see `ContextStore` below) when the backend provides one.
+    """
+
+    registry: AgentRegistry
+    mailbox: Mailbox
+    state: StateStore
+    blobs: BlobStore
+    keys: KeyStore
+    idempotency: IdempotencyStore
+    clock: Clock
+    close: Callable[[], Awaitable[None]]
+    context: Any = None
