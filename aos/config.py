@@ -1,0 +1,166 @@
+"""One settings object for every host, read from the environment.
+
+Names are `AOS_*` for AOS's own settings and the Azure Functions conventions where Functions defines them
+(`AzureWebJobsStorage`, `ServiceBusConnection__fullyQualifiedNamespace`, ...). `SETTINGS` is the single list of
+every name the code reads: the README's configuration table, `local.settings.json.example` and the infrastructure
+checks are all tested against it, so a setting cannot be read without being documented and provisioned.
+
+With no configuration at all AOS runs embedded: SQLite under `./.aos/`, on 127.0.0.1:7071.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, Mapping
+
+from aos.errors import NotConfigured
+
+Scope = Literal["local", "azure", "both"]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A setting the code reads. `scope` says where it must be provisioned: `local` settings (ports, data
+    directories) are never set in Azure; `azure` ones are set by `infra/`; `both` are set in both places."""
+
+    name: str
+    default: str | None
+    scope: Scope
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("AOS_BACKEND", "embedded", "both",
+            "Storage backend: `embedded` (SQLite), `memory` (nothing persisted), `azure-local` (Azurite + Cosmos "
+            "emulator) or `azure`."),
+    Setting("AOS_DATA_DIR", ".aos", "local", "Directory of the embedded SQLite database and blobs."),
+    Setting("AOS_HOST", "127.0.0.1", "local", "Interface `aos up` listens on."),
+    Setting("AOS_PORT", "7071", "local", "Port `aos up` listens on (the Functions default)."),
+    Setting("AOS_WORKERS", "4", "local", "Concurrent agent steps in the embedded host."),
+    Setting("AOS_ADMIN_KEY", None, "local",
+            "Bootstrap admin API key for `aos up`; when unset one is generated, stored hashed and printed once."),
+    Setting("AOS_URL", "http://127.0.0.1:7071", "local", "Where the `aos` CLI finds the API."),
+    Setting("AOS_API_KEY", None, "local", "API key the `aos` CLI sends (falls back to AOS_ADMIN_KEY)."),
+    Setting("AOS_DEFAULT_TENANT", "default", "both", "Tenant of the bootstrap admin key."),
+    Setting("AOS_LOG_LEVEL", "INFO", "both", "Python log level of AOS loggers."),
+    Setting("AOS_SCHEDULER_INTERVAL_S", "1.0", "local", "How often the embedded host checks for due cron wakes."),
+    Setting("AOS_SWEEP_INTERVAL_S", "5.0", "local",
+            "How often the embedded self-heal sweep re-wakes agents with unprocessed mail."),
+    Setting("AOS_OPENAI_BASE_URL", None, "both",
+            "OpenAI-compatible chat endpoint for `openai` brains (Azure OpenAI: https://NAME.openai.azure.com/"
+            "openai/v1)."),
+    Setting("AOS_OPENAI_API_KEY", None, "both", "Key for that endpoint (in Azure: a Key Vault reference)."),
+    Setting("AOS_OPENAI_MODEL", None, "both", "Default model / deployment name for `openai` brains."),
+    Setting("AOS_PYTHON_BRAIN_MODULES", "", "both",
+            "Comma-separated module prefixes `python` brains may import from (empty: any importable module)."),
+    # Azure (Functions naming conventions where Functions defines them; identity-based, no keys).
+    Setting("AzureWebJobsStorage__accountName", None, "azure",
+            "Storage account of the function app (blobs, queues, durable task hub), via managed identity."),
+    Setting("CosmosConnection__accountEndpoint", None, "azure", "Cosmos DB account endpoint (managed identity)."),
+    Setting("AOS_COSMOS_DATABASE", "aos", "both", "Cosmos DB database holding the AOS containers."),
+    Setting("ServiceBusConnection__fullyQualifiedNamespace", None, "azure",
+            "Service Bus namespace (NAME.servicebus.windows.net) for topics aos-events / aos-outbox."),
+    Setting("AOS_KEYVAULT_URI", None, "azure", "Key Vault resolving `@keyvault:NAME` secret references."),
+    Setting("AOS_TASK_HUB", "aos", "azure", "Durable Functions task hub name."),
+    Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", None, "azure",
+            "Application Insights (azure-monitor-opentelemetry); carries no secret."),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+Backend = Literal["embedded", "memory", "azure-local", "azure"]
+_BACKENDS = ("embedded", "memory", "azure-local", "azure")
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name)
+    if value is None or value == "":
+        return _BY_NAME[name].default
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float], low: float) -> int | float:
+    raw = _get(env, name)
+    try:
+        value = kind(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as e:
+        raise NotConfigured(f"{name}={raw!r} is not a valid {kind.__name__}", setting=name) from e
+    if value < low:
+        raise NotConfigured(f"{name} must be ≥ {low}, got {value}", setting=name)
+    return value
+
+
+@dataclass(frozen=True)
+class Config:
+    backend: Backend = "embedded"
+    data_dir: Path = Path(".aos")
+    host: str = "127.0.0.1"
+    port: int = 7071
+    workers: int = 4
+    admin_key: str | None = None
+    default_tenant: str = "default"
+    log_level: str = "INFO"
+    scheduler_interval_s: float = 1.0
+    sweep_interval_s: float = 5.0
+    openai_base_url: str | None = None
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_model: str | None = None
+    python_brain_modules: tuple[str, ...] = ()
+    storage_account: str | None = None
+    cosmos_endpoint: str | None = None
+    cosmos_database: str = "aos"
+    servicebus_namespace: str | None = None
+    keyvault_uri: str | None = None
+    task_hub: str = "aos"
+    appinsights_connection_string: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def load(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Read every setting; a malformed value is a `NotConfigured` error naming the setting."""
+        env = os.environ if env is None else env
+        backend = _get(env, "AOS_BACKEND") or "embedded"
+        if backend not in _BACKENDS:
+            raise NotConfigured(
+                f"AOS_BACKEND={backend!r} is not one of {', '.join(_BACKENDS)}", setting="AOS_BACKEND"
+            )
+        modules = tuple(m.strip() for m in (_get(env, "AOS_PYTHON_BRAIN_MODULES") or "").split(",") if m.strip())
+        return cls(
+            backend=backend,  # type: ignore[arg-type]
+            data_dir=Path(_get(env, "AOS_DATA_DIR") or ".aos"),
+            host=_get(env, "AOS_HOST") or "127.0.0.1",
+            port=int(_number(env, "AOS_PORT", int, 0)),
+            workers=int(_number(env, "AOS_WORKERS", int, 1)),
+            admin_key=_get(env, "AOS_ADMIN_KEY"),
+            default_tenant=_get(env, "AOS_DEFAULT_TENANT") or "default",
+            log_level=(_get(env, "AOS_LOG_LEVEL") or "INFO").upper(),
+            scheduler_interval_s=float(_number(env, "AOS_SCHEDULER_INTERVAL_S", float, 0.01)),
+            sweep_interval_s=float(_number(env, "AOS_SWEEP_INTERVAL_S", float, 0.05)),
+            openai_base_url=_get(env, "AOS_OPENAI_BASE_URL"),
+            openai_api_key=_get(env, "AOS_OPENAI_API_KEY"),
+            openai_model=_get(env, "AOS_OPENAI_MODEL"),
+            python_brain_modules=modules,
+            storage_account=_get(env, "AzureWebJobsStorage__accountName"),
+            cosmos_endpoint=_get(env, "CosmosConnection__accountEndpoint"),
+            cosmos_database=_get(env, "AOS_COSMOS_DATABASE") or "aos",
+            servicebus_namespace=_get(env, "ServiceBusConnection__fullyQualifiedNamespace"),
+            keyvault_uri=_get(env, "AOS_KEYVAULT_URI"),
+            task_hub=_get(env, "AOS_TASK_HUB") or "aos",
+            appinsights_connection_string=_get(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+        )
+
+    def require(self, name: str) -> str:
+        """The value of a setting the caller cannot do without; `NotConfigured` naming it otherwise."""
+        attr = {
+            "AzureWebJobsStorage__accountName": self.storage_account,
+            "CosmosConnection__accountEndpoint": self.cosmos_endpoint,
+            "ServiceBusConnection__fullyQualifiedNamespace": self.servicebus_namespace,
+            "AOS_KEYVAULT_URI": self.keyvault_uri,
+            "AOS_OPENAI_BASE_URL": self.openai_base_url,
+            "AOS_OPENAI_MODEL": self.openai_model,
+        }
+        value = attr.get(name)
+        if not value:
+            raise NotConfigured(f"{name} is not set: {_BY_NAME[name].help}", setting=name)
+        return value
