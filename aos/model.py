@@ -167,7 +167,13 @@ class AgentRecord(BaseModel):
     updated_at: datetime = Field(default_factory=utcnow)
     next_wake_at: datetime | None = None
     failure: str | None = None
+    failures: int = Field(default=0, description="consecutive failed steps; reset by a successful one")
     restarts: int = 0
+    incarnation: str = Field(
+        default_factory=lambda: uuid.uuid4().hex[:12],
+        description="new for every registration of this id, so ids derived from (agent, step) never collide "
+        "with those of a purged agent of the same name",
+    )
 
     @property
     def id(self) -> str:

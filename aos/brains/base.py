@@ -1,0 +1,58 @@
+"""What a brain is: given an agent's view of the world and a batch of events, decide effects.
+
+A brain never applies anything itself. It returns a `Decision`; the kernel journals it before applying it, so a
+retried step reuses the decision instead of asking the brain again (invariant 2). A brain that cannot decide
+raises `BrainError` (or `NotConfigured`) with what to do about it; it never returns a made-up answer.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from aos.model import AgentSpec, Decision, Event
+
+if TYPE_CHECKING:  # the kernel imports brains; brains only need the session's type
+    from aos.kernel.context import ContextSession
+
+
+@dataclass
+class BrainContext:
+    """Everything a brain may look at for one step. `context()` opens the agent's ContextMCPServer session
+    lazily: brains that never touch their context pay nothing for it."""
+
+    tenant: str
+    spec: AgentSpec
+    seq: int
+    state: dict[str, Any]
+    open_context: Callable[[], Awaitable["ContextSession | None"]] = field(repr=False)
+
+    @property
+    def agent_id(self) -> str:
+        return self.spec.id
+
+    async def context(self) -> "ContextSession | None":
+        """The agent's context session, or None when the host runs without ContextMCPServers."""
+        return await self.open_context()
+
+
+class Brain(abc.ABC):
+    """Decides one step. Implementations must be safe to call concurrently for different agents."""
+
+    @abc.abstractmethod
+    async def decide(self, ctx: BrainContext, events: list[Event]) -> Decision: ...
+
+
+class BrainFactory(abc.ABC):
+    """Turns a spec's `brain` section into a `Brain`.
+
+    `check` runs at registration: it raises `ValidationFailed` for bad settings and `NotConfigured` when the
+    brain needs configuration the host lacks, so an agent that could never think is refused up front.
+    """
+
+    @abc.abstractmethod
+    def check(self, spec: AgentSpec) -> None: ...
+
+    @abc.abstractmethod
+    def build(self, spec: AgentSpec) -> Brain: ...

@@ -1,0 +1,23 @@
+"""How the kernel tells a host that an agent has mail. Embedded: a ready queue. Azure: raise `wake` on the
+agent's orchestration. A dropped notification costs latency, never data: the mailbox is the truth and the
+host's self-heal sweep re-notifies agents with work (invariant 1)."""
+
+from __future__ import annotations
+
+import abc
+
+
+class Notifier(abc.ABC):
+    @abc.abstractmethod
+    async def notify(self, key: str) -> None:
+        """Schedule a step for the agent with this key. Must not block on the step itself."""
+
+
+class NoNotifier(Notifier):
+    """For callers that drive `Kernel.run_step` themselves (tests, the Functions activity)."""
+
+    def __init__(self) -> None:
+        self.notified: list[str] = []
+
+    async def notify(self, key: str) -> None:
+        self.notified.append(key)

@@ -1,0 +1,126 @@
+"""One step of one agent: claim, decide (or reuse the journaled decision), apply, record, ack.
+
+Failure handling, by cause:
+- the brain cannot decide (it raised, timed out, or returned an invalid decision): the step is failed, its
+  events stay in the journal as dead letters with the reason, and the agent's consecutive-failure count grows
+  (at `max_consecutive_failures` the agent goes to `failed`; `resume` restarts it);
+- storage fails or the process dies: the step stays unfinished and the next attempt (any host instance) picks
+  it up with its journaled decision, up to `max_attempts`, after which it is failed with that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import AsyncExitStack
+from typing import Any
+
+from aos.brains.base import BrainContext
+from aos.errors import AgentNotFound, AosError, Conflict, StorageError
+from aos.kernel.context import ContextSession
+from aos.kernel.effects import effect_event, merged_state, undeliverable_event
+from aos.model import AgentRecord, AgentState, Decision, EmitEffect, Event, SendEffect
+from aos.ports import Claim
+
+log = logging.getLogger("aos.kernel.step")
+
+
+async def run_step(kernel: Any, key: str) -> Any:
+    from aos.kernel.kernel import StepOutcome, split_key
+
+    tenant, agent_id = split_key(key)
+    try:
+        record: AgentRecord = await kernel.get(tenant, agent_id)
+    except AgentNotFound:
+        return None
+    if record.state is not AgentState.ACTIVE:
+        return None
+    mailbox = kernel.stores.mailbox
+    kernel.running.add(key)
+    try:
+        claim: Claim | None = await mailbox.begin_step(key, agent_id, record.spec.limits.max_events_per_step)
+        if claim is None:
+            return None
+        if claim.attempts > kernel.options.max_attempts:
+            error = f"gave up after {claim.attempts - 1} attempts that did not finish (crash or storage errors)"
+            return await _fail(kernel, record, claim, error)
+        decision = claim.decision
+        if decision is None:
+            try:
+                decision = await _decide(kernel, record, claim)
+            except (AosError, TimeoutError, ValueError) as e:
+                if isinstance(e, StorageError):
+                    raise
+                return await _fail(kernel, record, claim, _reason(e, record))
+            decision = await mailbox.record_decision(key, claim.seq, decision)
+        if kernel.fault:
+            await kernel.fault("decided")
+        await _apply(kernel, record, claim.seq, decision)
+        if kernel.context is not None:
+            await kernel.context.record_step(tenant, agent_id, claim.seq, claim.events, decision)
+        if kernel.fault:
+            await kernel.fault("applied")
+        await mailbox.complete_step(key, claim.seq)
+        await kernel.note_step_result(record, None)
+        return StepOutcome(agent_id, claim.seq, "done", len(claim.events), len(decision.effects), claim.attempts)
+    finally:
+        kernel.running.discard(key)
+
+
+def _reason(e: BaseException, record: AgentRecord) -> str:
+    if isinstance(e, TimeoutError):
+        return f"brain did not decide within {record.spec.limits.step_timeout_s}s (limits.step_timeout_s)"
+    if isinstance(e, AosError):
+        return f"{e.title}: {e.detail}"
+    return f"{type(e).__name__}: {e}"
+
+
+async def _fail(kernel: Any, record: AgentRecord, claim: Claim, error: str) -> Any:
+    from aos.kernel.kernel import StepOutcome
+
+    log.warning("agent %s step %d failed: %s", record.key, claim.seq, error)
+    await kernel.stores.mailbox.fail_step(record.key, claim.seq, error)
+    await kernel.note_step_result(record, error)
+    return StepOutcome(record.id, claim.seq, "failed", len(claim.events), 0, claim.attempts, error)
+
+
+async def _decide(kernel: Any, record: AgentRecord, claim: Claim) -> Decision:
+    state, _ = await kernel.stores.state.get(record.key)
+    brain = kernel.brain_for(record)
+    async with AsyncExitStack() as stack:
+        session: list[ContextSession | None] = []
+
+        async def open_context() -> ContextSession | None:
+            if not session:
+                if kernel.context is None:
+                    session.append(None)
+                else:
+                    cm = kernel.context.session(record.tenant, record.id)
+                    session.append(await stack.enter_async_context(cm))
+            return session[0]
+
+        ctx = BrainContext(record.tenant, record.spec, claim.seq, state, open_context)
+        async with asyncio.timeout(record.spec.limits.step_timeout_s):
+            decision = await brain.decide(ctx, list(claim.events))
+    if not isinstance(decision, Decision):
+        raise ValueError(f"brain returned {type(decision).__name__}, not a Decision")
+    return decision
+
+
+async def _apply(kernel: Any, record: AgentRecord, seq: int, decision: Decision) -> None:
+    """Apply effects in order: state first (one compare-and-set), then events with deterministic ids."""
+    state, version = await kernel.stores.state.get(record.key)
+    new_state = merged_state(state, decision)
+    if new_state is not None and new_state != state:
+        await kernel.stores.state.put(record.key, new_state, version)
+    for index, effect in enumerate(decision.effects):
+        if isinstance(effect, (EmitEffect, SendEffect)):
+            await _publish_effect(kernel, record, effect_event(record, seq, index, effect))
+
+
+async def _publish_effect(kernel: Any, record: AgentRecord, event: Event) -> None:
+    try:
+        await kernel.publish(record.tenant, event, sender=record.id)
+    except (AgentNotFound, Conflict) as e:
+        # The target is unknown or retired: tell the sender instead of dropping the message silently.
+        await kernel.publish(record.tenant, undeliverable_event(record, event, e.detail), sender=None)
