@@ -267,3 +267,194 @@ class Stores:
     clock: Clock
     close: Callable[[], Awaitable[None]]
     context: Any = None
+
+
+# ---------------------------------------------------------------- context (ContextMCPServer storage)
+
+#: Payloads (a block value, an entry's text + data) larger than this go to the BlobStore behind a reference.
+CONTEXT_INLINE_LIMIT = 64 * 1024
+
+
+@dataclass(frozen=True)
+class MemoryBlock:
+    """A labelled memory block. `value` is text (`kind="text"`) or any JSON value (`kind="json"`).
+
+    `size` is the byte length of the value as stored (UTF-8 text, or compact JSON); `limit` is the most it may
+    hold. `etag` changes on every write and is never reused, so a stale etag can never match a recreated block.
+    """
+
+    label: str
+    kind: str
+    value: Any
+    size: int
+    limit: int
+    version: int
+    etag: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """An entry to append. `id` None lets the store pick one; a caller-supplied id makes the append idempotent."""
+
+    kind: str
+    text: str = ""
+    data: Any = None
+    id: str | None = None
+    ts: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """A journal entry as stored: `seq` is its position (increasing per agent, never reused)."""
+
+    id: str
+    seq: int
+    ts: datetime
+    kind: str
+    text: str
+    data: Any
+    size: int
+
+
+@dataclass(frozen=True)
+class ContextStats:
+    """The live (not yet compacted) size of an agent's context."""
+
+    blocks: int
+    block_bytes: int
+    entries: int
+    entry_bytes: int
+    oldest_seq: int | None
+    newest_seq: int | None
+
+
+@dataclass(frozen=True)
+class Appended:
+    """What `append` stored (the stored entry for an id that already existed) and the stats after it."""
+
+    entries: tuple[JournalEntry, ...]
+    added: int
+    stats: ContextStats
+
+
+@dataclass(frozen=True)
+class JournalPage:
+    entries: tuple[JournalEntry, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """`source` is "block" (ref = label) or "journal" (ref = entry id). Higher `score` ranks first."""
+
+    source: str
+    ref: str
+    score: float
+    snippet: str
+    seq: int | None = None
+
+
+@dataclass(frozen=True)
+class ArchiveInfo:
+    """A compaction archive: the folded entries `first_seq..last_seq`, as JSON in the BlobStore at `name`."""
+
+    name: str
+    first_seq: int
+    last_seq: int
+    entries: int
+    bytes: int
+    summary_id: str
+    created_at: datetime
+
+
+class ContextStore(abc.ABC):
+    """An agent's context: memory blocks, an append-only journal, compaction archives. Keyed by agent key.
+
+    Contract:
+    - Blocks: `put_block(key, label, value, kind=, limit=, etag=, force=)` writes a block and returns it with a
+      new etag. With `etag` None and `force` False the block must not exist (create); with an etag, the stored
+      etag must match; `force=True` writes unconditionally. A mismatch raises `VersionConflict`. A value larger
+      than `limit` (default: the stored block's limit, else `DEFAULT_BLOCK_LIMIT`) raises `PayloadTooLarge`
+      and writes nothing. `get_block` raises `NotFound`; `delete_block(etag=)` returns whether it existed and
+      raises `VersionConflict` on a stale etag. `list_blocks` returns blocks by label.
+    - Journal: `append(key, entries)` stores the entries in order, durably on return, and returns them as
+      stored. An entry whose id the agent already has (live, or folded into an archive) is not added again:
+      the stored entry (or, once folded, a reconstruction without text) is returned and `added` does not count
+      it. `page` walks live entries by `seq` (ascending, or `newest_first`) with an opaque cursor, filtered by
+      `kinds` and by `since <= ts < until`.
+    - `search(key, query)` ranks blocks and live entries by keyword relevance (higher score first); words are
+      matched case-insensitively with stemming where the backend offers it. It never raises on odd input:
+      a query without words returns nothing.
+    - Compaction: `compact(key, through_seq, summary)` folds every live entry with `seq <= through_seq` into
+      one summary entry placed at the last folded entry's position: the folded entries (full payloads) are
+      first written as a JSON archive to the BlobStore, then removed from the live journal in one transaction
+      with the summary inserted. It raises `VersionConflict` if the live entries changed underneath (another
+      compaction won) and `ValidationFailed` if nothing is there to fold. `list_archives` / `read_archive`
+      (raises `NotFound`) give back what was folded; nothing is ever dropped without an archive.
+    - Payloads over `CONTEXT_INLINE_LIMIT` bytes are stored in the BlobStore behind a reference and read back
+      transparently; searches index their first `CONTEXT_INLINE_LIMIT` bytes of text.
+    - `purge(key)` deletes everything of the agent (blocks, entries, archives, payload blobs) and returns counts
+      by kind: `{"blocks", "entries", "archives", "blobs"}`.
+    """
+
+    DEFAULT_BLOCK_LIMIT = 16 * 1024
+    MAX_BLOCK_LIMIT = 1024 * 1024
+
+    @abc.abstractmethod
+    async def list_blocks(self, key: str) -> list[MemoryBlock]: ...
+
+    @abc.abstractmethod
+    async def get_block(self, key: str, label: str) -> MemoryBlock: ...
+
+    @abc.abstractmethod
+    async def put_block(
+        self,
+        key: str,
+        label: str,
+        value: Any,
+        *,
+        kind: str = "text",
+        limit: int | None = None,
+        etag: str | None = None,
+        force: bool = False,
+    ) -> MemoryBlock: ...
+
+    @abc.abstractmethod
+    async def delete_block(self, key: str, label: str, *, etag: str | None = None) -> bool: ...
+
+    @abc.abstractmethod
+    async def append(self, key: str, entries: Sequence[NewEntry]) -> Appended: ...
+
+    @abc.abstractmethod
+    async def page(
+        self,
+        key: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        kinds: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = False,
+    ) -> JournalPage: ...
+
+    @abc.abstractmethod
+    async def search(
+        self, key: str, query: str, *, limit: int = 10, sources: Sequence[str] = ("block", "journal")
+    ) -> list[SearchHit]: ...
+
+    @abc.abstractmethod
+    async def stats(self, key: str) -> ContextStats: ...
+
+    @abc.abstractmethod
+    async def compact(self, key: str, through_seq: int, summary: NewEntry) -> ArchiveInfo: ...
+
+    @abc.abstractmethod
+    async def list_archives(self, key: str) -> list[ArchiveInfo]: ...
+
+    @abc.abstractmethod
+    async def read_archive(self, key: str, name: str) -> list[JournalEntry]: ...
+
+    @abc.abstractmethod
+    async def purge(self, key: str) -> dict[str, int]: ...

@@ -1,0 +1,443 @@
+"""SQLite ContextStore on the process's shared `SqliteDatabase` (one writer, group commit).
+
+Why this shape: every method is one `db.write`/`db.read` operation (plus BlobStore calls before it), so a
+method is one transaction and never interleaves with another. Search uses an FTS5 index (porter stemming,
+BM25 ranking) holding both blocks and live entries; each row carries an *owner* token derived from the agent
+key, so a query intersects the agent's postings instead of scanning other agents' rows: latency follows the
+number of matches, not the size of the database. A `ctx_head` row per agent keeps the next sequence number
+and the live totals, so budget checks never count rows.
+
+Limitations: needs SQLite built with FTS5 (CPython's bundled SQLite has it); payloads over
+`CONTEXT_INLINE_LIMIT` are indexed on their first 64 KiB; the ids of folded entries are kept (small rows in
+`ctx_folded`) so a retried append of an archived entry still adds nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aos.adapters.embedded import context_common as cc
+from aos.adapters.embedded.sqlite import SqliteDatabase
+from aos.errors import NotFound, ValidationFailed, VersionConflict
+from aos.ports import (
+    Appended,
+    ArchiveInfo,
+    BlobStore,
+    ContextStats,
+    ContextStore,
+    JournalEntry,
+    JournalPage,
+    MemoryBlock,
+    NewEntry,
+    SearchHit,
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS ctx_block (
+  key TEXT NOT NULL, label TEXT NOT NULL, kind TEXT NOT NULL, value TEXT, blob TEXT, size INTEGER NOT NULL,
+  lim INTEGER NOT NULL, version INTEGER NOT NULL, etag TEXT NOT NULL, updated_us INTEGER NOT NULL,
+  PRIMARY KEY (key, label));
+CREATE TABLE IF NOT EXISTS ctx_entry (
+  key TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, ts_us INTEGER NOT NULL, kind TEXT NOT NULL,
+  text TEXT NOT NULL, data TEXT, blob TEXT, size INTEGER NOT NULL, PRIMARY KEY (key, seq));
+CREATE UNIQUE INDEX IF NOT EXISTS ctx_entry_id ON ctx_entry (key, id);
+CREATE INDEX IF NOT EXISTS ctx_entry_kind ON ctx_entry (key, kind, seq);
+CREATE TABLE IF NOT EXISTS ctx_folded (
+  key TEXT NOT NULL, id TEXT NOT NULL, seq INTEGER NOT NULL, kind TEXT NOT NULL, ts_us INTEGER NOT NULL,
+  PRIMARY KEY (key, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ctx_head (
+  key TEXT PRIMARY KEY, next_seq INTEGER NOT NULL, entries INTEGER NOT NULL, bytes INTEGER NOT NULL)
+  WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ctx_archive (
+  key TEXT NOT NULL, name TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
+  entries INTEGER NOT NULL, bytes INTEGER NOT NULL, summary_id TEXT NOT NULL, created_us INTEGER NOT NULL,
+  PRIMARY KEY (key, name)) WITHOUT ROWID;
+CREATE VIRTUAL TABLE IF NOT EXISTS ctx_fts USING fts5(owner, body, tokenize='porter unicode61');
+"""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ENTRY_COLS = "id, seq, ts_us, kind, text, data, blob, size"
+
+
+class SqliteContextStore(ContextStore):
+    """Register before `db.start()`: the constructor adds the schema to the shared database."""
+
+    def __init__(self, db: SqliteDatabase, blobs: BlobStore) -> None:
+        db.add_schema(SCHEMA)
+        self._db = db
+        self._blobs = blobs
+
+    # ------------------------------------------------------------ blocks
+
+    async def list_blocks(self, key: str) -> list[MemoryBlock]:
+        rows = await self._db.read(
+            lambda c: c.execute(
+                "SELECT label, kind, value, blob, size, lim, version, etag, updated_us FROM ctx_block "
+                "WHERE key = ? ORDER BY label",
+                (key,),
+            ).fetchall()
+        )
+        return [await self._block(r) for r in rows]
+
+    async def get_block(self, key: str, label: str) -> MemoryBlock:
+        row = await self._db.read(
+            lambda c: c.execute(
+                "SELECT label, kind, value, blob, size, lim, version, etag, updated_us FROM ctx_block "
+                "WHERE key = ? AND label = ?",
+                (key, label),
+            ).fetchone()
+        )
+        if row is None:
+            raise NotFound(f"no block '{label}' in this context; list_blocks shows the labels", label=label)
+        return await self._block(row)
+
+    async def _block(self, row: tuple[Any, ...]) -> MemoryBlock:
+        label, kind, value, blob, size, lim, version, etag, updated_us = row
+        if blob is not None:
+            value = (await self._blobs.get(blob)).decode()
+        return MemoryBlock(
+            label, kind, cc.decode_block_value(value, kind), size, lim, version, etag, _dt(updated_us)
+        )
+
+    async def put_block(
+        self,
+        key: str,
+        label: str,
+        value: Any,
+        *,
+        kind: str = "text",
+        limit: int | None = None,
+        etag: str | None = None,
+        force: bool = False,
+    ) -> MemoryBlock:
+        cc.check_label(label)
+        stored = cc.encode_block_value(value, kind)
+        size = len(stored.encode())
+        if limit is not None:
+            cc.check_limit(size, limit, label)
+        blob = await cc.offload(self._blobs, key, stored)
+        new_etag, now = cc.new_etag(), cc.utcnow()
+
+        def op(c: sqlite3.Connection) -> tuple[int, int]:
+            cur = c.execute(
+                "SELECT rowid, etag, version, lim FROM ctx_block WHERE key = ? AND label = ?", (key, label)
+            ).fetchone()
+            _check_etag(label, cur[1] if cur else None, etag, force)
+            lim = limit or (cur[3] if cur else self.DEFAULT_BLOCK_LIMIT)
+            cc.check_limit(size, lim, label)
+            inline = None if blob else stored
+            if cur is None:
+                rowid = c.execute(
+                    "INSERT INTO ctx_block VALUES (?,?,?,?,?,?,?,1,?,?)",
+                    (key, label, kind, inline, blob, size, lim, new_etag, _us(now)),
+                ).lastrowid
+                version = 1
+            else:
+                rowid, version = cur[0], cur[2] + 1
+                c.execute(
+                    "UPDATE ctx_block SET kind=?, value=?, blob=?, size=?, lim=?, version=?, etag=?, updated_us=? "
+                    "WHERE rowid = ?",
+                    (kind, inline, blob, size, lim, version, new_etag, _us(now), rowid),
+                )
+                c.execute("DELETE FROM ctx_fts WHERE rowid = ?", (-rowid,))
+            c.execute(
+                "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)",
+                (-rowid, _owner(key, "b"), f"{label}\n{cc.index_text(stored, None)}"),
+            )
+            return version, lim
+
+        version, lim = await self._db.write(op)
+        return MemoryBlock(label, kind, value, size, lim, version, new_etag, now)
+
+    async def delete_block(self, key: str, label: str, *, etag: str | None = None) -> bool:
+        def op(c: sqlite3.Connection) -> bool:
+            cur = c.execute(
+                "SELECT rowid, etag FROM ctx_block WHERE key = ? AND label = ?", (key, label)
+            ).fetchone()
+            if cur is None:
+                return False
+            if etag is not None and etag != cur[1]:
+                raise VersionConflict(
+                    f"block '{label}' changed since etag {etag}: re-read it and retry", label=label
+                )
+            c.execute("DELETE FROM ctx_block WHERE rowid = ?", (cur[0],))
+            c.execute("DELETE FROM ctx_fts WHERE rowid = ?", (-cur[0],))
+            return True
+
+        return await self._db.write(op)
+
+    # ------------------------------------------------------------ journal
+
+    async def append(self, key: str, entries: Sequence[NewEntry]) -> Appended:
+        checked = [(e, *cc.check_entry(e)) for e in entries]
+        blobs = [
+            await cc.offload(self._blobs, key, cc.Payload(e.text, dj).dumps()) for e, _, dj, _ in checked
+        ]
+        rows = [
+            (e.id or cc.new_etag(), _us(e.ts or cc.utcnow()), kind, dj, size, blob, e.text)
+            for (e, kind, dj, size), blob in zip(checked, blobs)
+        ]
+        owner = _owner(key, "j")
+
+        def op(c: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int, ContextStats]:
+            head = c.execute("SELECT next_seq FROM ctx_head WHERE key = ?", (key,)).fetchone()
+            next_seq = head[0] if head else 1
+            out: list[tuple[Any, ...]] = []
+            added = added_bytes = 0
+            for eid, ts_us, kind, dj, size, blob, text in rows:
+                known = _known(c, key, eid)
+                if known is not None:
+                    out.append(known)
+                    continue
+                inline_text = text if blob is None else text[:1024]
+                rowid = c.execute(
+                    "INSERT INTO ctx_entry VALUES (?,?,?,?,?,?,?,?,?)",
+                    (key, next_seq, eid, ts_us, kind, inline_text, None if blob else dj, blob, size),
+                ).lastrowid
+                c.execute(
+                    "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)",
+                    (rowid, owner, cc.index_text(text, dj)),
+                )
+                out.append((eid, next_seq, ts_us, kind, text, dj, None, size))
+                next_seq += 1
+                added += 1
+                added_bytes += size
+            c.execute(
+                "INSERT INTO ctx_head VALUES (?,?,?,?) ON CONFLICT (key) DO UPDATE SET next_seq = excluded.next_seq, "
+                "entries = entries + excluded.entries, bytes = bytes + excluded.bytes",
+                (key, next_seq, added, added_bytes),
+            )
+            return out, added, _stats(c, key)
+
+        out, added, stats = await self._db.write(op)
+        return Appended(tuple([await self._entry(r) for r in out]), added, stats)
+
+    async def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
+        eid, seq, ts_us, kind, text, dj, blob, size = row
+        if blob is not None:
+            payload = cc.Payload.loads(await self._blobs.get(blob))
+            text, dj = payload.text, payload.data_json
+        data = None if dj is None else cc.decode_block_value(dj, "json")
+        return JournalEntry(eid, seq, _dt(ts_us), kind, text, data, size)
+
+    async def page(
+        self,
+        key: str,
+        *,
+        cursor: str | None = None,
+        limit: int = 50,
+        kinds: Sequence[str] | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        newest_first: bool = False,
+    ) -> JournalPage:
+        if not 1 <= limit <= 1000:
+            raise ValidationFailed(f"limit {limit} is out of range 1..1000")
+        where, args = ["key = ?"], [key]
+        if cursor:
+            where.append("seq < ?" if newest_first else "seq > ?")
+            args.append(cc.decode_cursor(cursor))
+        if kinds:
+            where.append(f"kind IN ({','.join('?' * len(kinds))})")
+            args.extend(kinds)
+        if since:
+            where.append("ts_us >= ?")
+            args.append(_us(since))
+        if until:
+            where.append("ts_us < ?")
+            args.append(_us(until))
+        sql = (
+            f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE {' AND '.join(where)} "
+            f"ORDER BY seq {'DESC' if newest_first else 'ASC'} LIMIT ?"
+        )
+        rows = await self._db.read(lambda c: c.execute(sql, (*args, limit + 1)).fetchall())
+        more = len(rows) > limit
+        rows = rows[:limit]
+        entries = tuple([await self._entry(r) for r in rows])
+        return JournalPage(entries, cc.encode_cursor(rows[-1][1]) if more else None)
+
+    async def stats(self, key: str) -> ContextStats:
+        return await self._db.read(lambda c: _stats(c, key))
+
+    # ------------------------------------------------------------ search
+
+    async def search(
+        self, key: str, query: str, *, limit: int = 10, sources: Sequence[str] = ("block", "journal")
+    ) -> list[SearchHit]:
+        terms = sorted(set(cc.words(query)))
+        owners = [_owner(key, s[0]) for s in sources if s in ("block", "journal")]
+        if not terms or not owners:
+            return []
+        match = f"owner:({' OR '.join(owners)}) AND body:({' OR '.join(_quote(t) for t in terms)})"
+
+        def op(c: sqlite3.Connection) -> list[SearchHit]:
+            found = c.execute(
+                "SELECT rowid, bm25(ctx_fts, 0.0, 1.0) AS r, snippet(ctx_fts, 1, '', '', '…', 24) "
+                "FROM ctx_fts WHERE ctx_fts MATCH ? ORDER BY r LIMIT ?",
+                (match, limit),
+            ).fetchall()
+            return [_hit(c, rowid, rank, snip) for rowid, rank, snip in found]
+
+        return [h for h in await self._db.read(op) if h is not None]
+
+    # ------------------------------------------------------------ compaction
+
+    async def compact(self, key: str, through_seq: int, summary: NewEntry) -> ArchiveInfo:
+        kind, dj, size = cc.check_entry(summary)
+        rows = await self._db.read(
+            lambda c: c.execute(
+                f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE key = ? AND seq <= ? ORDER BY seq",
+                (key, through_seq),
+            ).fetchall()
+        )
+        if not rows:
+            raise ValidationFailed(f"nothing to compact at or before seq {through_seq}")
+        folded = [await self._entry(r) for r in rows]
+        first, last = folded[0].seq, folded[-1].seq
+        name = cc.archive_name(key, first, last)
+        ref = await self._blobs.put(name, cc.archive_bytes(folded), "application/json")
+        sid, now = cc.summary_id(first, last), cc.utcnow()
+        ts_us = _us(summary.ts or now)
+
+        def op(c: sqlite3.Connection) -> None:
+            live = c.execute(
+                "SELECT count(*), coalesce(sum(size), 0) FROM ctx_entry WHERE key = ? AND seq <= ?",
+                (key, through_seq),
+            ).fetchone()
+            if live[0] != len(folded):
+                raise VersionConflict(
+                    f"the journal changed while compacting through seq {through_seq}; retry"
+                )
+            c.execute(
+                "INSERT INTO ctx_folded SELECT key, id, seq, kind, ts_us FROM ctx_entry WHERE key = ? AND seq <= ?",
+                (key, through_seq),
+            )
+            c.execute(
+                "DELETE FROM ctx_fts WHERE rowid IN (SELECT rowid FROM ctx_entry WHERE key = ? AND seq <= ?)",
+                (key, through_seq),
+            )
+            c.execute("DELETE FROM ctx_entry WHERE key = ? AND seq <= ?", (key, through_seq))
+            rowid = c.execute(
+                "INSERT INTO ctx_entry VALUES (?,?,?,?,?,?,?,NULL,?)",
+                (key, last, sid, ts_us, kind, summary.text, dj, size),
+            ).lastrowid
+            c.execute(
+                "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)",
+                (rowid, _owner(key, "j"), cc.index_text(summary.text, dj)),
+            )
+            c.execute(
+                "UPDATE ctx_head SET entries = entries - ? + 1, bytes = bytes - ? + ? WHERE key = ?",
+                (live[0], live[1], size, key),
+            )
+            c.execute(
+                "INSERT OR REPLACE INTO ctx_archive VALUES (?,?,?,?,?,?,?,?)",
+                (key, name, first, last, len(folded), ref.size, sid, _us(now)),
+            )
+
+        await self._db.write(op)
+        return ArchiveInfo(name, first, last, len(folded), ref.size, sid, now)
+
+    async def list_archives(self, key: str) -> list[ArchiveInfo]:
+        rows = await self._db.read(
+            lambda c: c.execute(
+                "SELECT name, first_seq, last_seq, entries, bytes, summary_id, created_us FROM ctx_archive "
+                "WHERE key = ? ORDER BY name",
+                (key,),
+            ).fetchall()
+        )
+        return [ArchiveInfo(*r[:6], _dt(r[6])) for r in rows]
+
+    async def read_archive(self, key: str, name: str) -> list[JournalEntry]:
+        exists = await self._db.read(
+            lambda c: c.execute(
+                "SELECT 1 FROM ctx_archive WHERE key = ? AND name = ?", (key, name)
+            ).fetchone()
+        )
+        if exists is None:
+            raise NotFound(f"no archive '{name}' in this context; list_archives shows the names")
+        return cc.archive_entries(await self._blobs.get(name))
+
+    async def purge(self, key: str) -> dict[str, int]:
+        def op(c: sqlite3.Connection) -> dict[str, int]:
+            c.execute(
+                "DELETE FROM ctx_fts WHERE rowid IN (SELECT rowid FROM ctx_entry WHERE key = ?)", (key,)
+            )
+            c.execute(
+                "DELETE FROM ctx_fts WHERE rowid IN (SELECT -rowid FROM ctx_block WHERE key = ?)", (key,)
+            )
+            counts = {
+                "blocks": c.execute("DELETE FROM ctx_block WHERE key = ?", (key,)).rowcount,
+                "entries": c.execute("DELETE FROM ctx_entry WHERE key = ?", (key,)).rowcount
+                + c.execute("DELETE FROM ctx_folded WHERE key = ?", (key,)).rowcount,
+                "archives": c.execute("DELETE FROM ctx_archive WHERE key = ?", (key,)).rowcount,
+            }
+            c.execute("DELETE FROM ctx_head WHERE key = ?", (key,))
+            return counts
+
+        counts = await self._db.write(op)
+        blobs = 0
+        for ref in await self._blobs.list(f"context/{key}/"):
+            blobs += await self._blobs.delete(ref.name)
+        return {**counts, "blobs": blobs}
+
+
+def _check_etag(label: str, current: str | None, etag: str | None, force: bool) -> None:
+    if force:
+        return
+    if etag is None and current is not None:
+        raise VersionConflict(
+            f"block '{label}' already exists: pass its etag ({current}) to replace it", label=label
+        )
+    if etag is not None and current != etag:
+        raise VersionConflict(f"block '{label}' changed since etag {etag}: re-read it and retry", label=label)
+
+
+def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | None:
+    row = c.execute(f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE key = ? AND id = ?", (key, eid)).fetchone()
+    if row is not None:
+        return tuple(row)
+    folded = c.execute(
+        "SELECT seq, kind, ts_us FROM ctx_folded WHERE key = ? AND id = ?", (key, eid)
+    ).fetchone()
+    if folded is None:
+        return None
+    return (eid, folded[0], folded[2], folded[1], "", '{"folded":true}', None, 0)
+
+
+def _stats(c: sqlite3.Connection, key: str) -> ContextStats:
+    head = c.execute("SELECT entries, bytes FROM ctx_head WHERE key = ?", (key,)).fetchone() or (0, 0)
+    blocks = c.execute(
+        "SELECT count(*), coalesce(sum(size), 0) FROM ctx_block WHERE key = ?", (key,)
+    ).fetchone()
+    ends = c.execute("SELECT min(seq), max(seq) FROM ctx_entry WHERE key = ?", (key,)).fetchone()
+    return ContextStats(blocks[0], blocks[1], head[0], head[1], ends[0], ends[1])
+
+
+def _hit(c: sqlite3.Connection, rowid: int, rank: float, snip: str) -> SearchHit | None:
+    if rowid < 0:
+        row = c.execute("SELECT label FROM ctx_block WHERE rowid = ?", (-rowid,)).fetchone()
+        return SearchHit("block", row[0], -rank, snip) if row else None
+    row = c.execute("SELECT id, seq FROM ctx_entry WHERE rowid = ?", (rowid,)).fetchone()
+    return SearchHit("journal", row[0], -rank, snip, row[1]) if row else None
+
+
+def _owner(key: str, source: str) -> str:
+    return "k" + hashlib.sha1(key.encode()).hexdigest()[:20] + source
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def _us(when: datetime) -> int:
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return (when - _EPOCH) // timedelta(microseconds=1)
+
+
+def _dt(us: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=us)
