@@ -20,8 +20,9 @@ import asyncio
 import queue
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from aos.errors import AosError, StorageError
 
@@ -40,6 +41,7 @@ class SqliteDatabase:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._dead: BaseException | None = None
         self.commits = 0
         self.operations = 0
 
@@ -70,20 +72,27 @@ class SqliteDatabase:
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next group commit; durable on return. Errors roll back `fn` alone."""
-        return await self._submit(fn)
+        return await self.submit(fn)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` on the writer thread: it sees every write that returned before it was called."""
-        return await self._submit(fn)
+        return await self.submit(fn)
 
-    async def _submit(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Queue `fn` now (synchronously) and return the future of its result.
+
+        Why a plain function: operations queued by one synchronous stretch of code are queued in that order,
+        before anything else can run, which lets a caller (or a test) know what shares a group commit.
+        """
         if self._thread is None:
             raise RuntimeError("database not started")
         if self._closed:
             raise StorageError(f"database {self.path} is closed")
+        if self._dead is not None:
+            raise StorageError(f"database {self.path} writer stopped after an error: {self._dead}")
         fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._queue.put((fn, fut))
-        return await fut
+        return fut
 
     # ------------------------------------------------------------ writer thread
 
@@ -122,14 +131,35 @@ class SqliteDatabase:
                         stop = True
                         break
                     batch.append(item)
-                results = self._run_batch(conn, batch)
+                try:
+                    results = self._run_batch(conn, batch)
+                except BaseException as e:  # noqa: BLE001 - reported to every waiting caller, then we stop
+                    self._dead = e
+                    err = StorageError(f"SQLite writer failed on {self.path}: {e}")
+                    err.__cause__ = e
+                    loop.call_soon_threadsafe(_settle_all, [(fut, None, err) for _, fut in batch])
+                    self._fail_queued(loop, err)
+                    return
                 loop.call_soon_threadsafe(_settle_all, results)
                 if stop:
                     return
         finally:
             conn.close()
 
-    def _run_batch(self, conn: sqlite3.Connection, batch: list[Any]) -> list[tuple[Any, Any, BaseException | None]]:
+    def _fail_queued(self, loop: asyncio.AbstractEventLoop, err: BaseException) -> None:
+        pending = []
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                pending.append((item[1], None, err))
+        loop.call_soon_threadsafe(_settle_all, pending)
+
+    def _run_batch(
+        self, conn: sqlite3.Connection, batch: list[Any]
+    ) -> list[tuple[Any, Any, BaseException | None]]:
         results: list[tuple[Any, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")

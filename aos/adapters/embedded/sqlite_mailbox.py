@@ -1,0 +1,299 @@
+"""Mailbox on SQLite: the tenant event log, per-key mailbox rows, and the step journal.
+
+Tables:
+- `events`: one row per event accepted by a tenant (`pos` autoincrement, unique (tenant, event_id)). The
+  event JSON is stored once here, however many agents it goes to; mailbox rows point at it by `pos`.
+- `mailbox`: one row per (key, event_id) — unique, which is the per-key dedupe — with a status
+  (pending → claimed → done | failed) and the step `seq` that claimed it. Rows stay after processing so a
+  re-delivered event id stays a no-op (invariant 2) until `purge(key)` drops them with the agent.
+- `steps`: the journal, (key, seq) with status, journaled decision JSON, attempts, error, times.
+
+Every port method is one queued `SqliteDatabase` operation, so concurrent callers share group commits.
+`keys_with_work` and `pending` read a partial index holding only open rows (pending or claimed), so a store
+with 100,000 idle agents answers without touching them; an unfinished step always holds claimed rows, so the
+same index covers "an unfinished step".
+
+Contract readings (conservative): `Delivery.agent_keys` lists the distinct keys the event is in (for a
+duplicate: the keys of the original delivery). `record_decision` on a finished step without a decision,
+`complete_step` on a failed step and `fail_step` on a done step raise `Conflict`; an unknown step raises
+`NotFound`. A second `fail_step` keeps the first error. After `purge`, sequence numbers restart at 1.
+`events(type_prefix=...)` filters while scanning the tenant's log newest first.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from aos.adapters.embedded.common import check_limit
+from aos.adapters.embedded.sqlite import SqliteDatabase
+from aos.errors import Conflict, NotFound
+from aos.model import Decision, Event, StepRecord, StepStatus
+from aos.ports import AcceptedEvent, Claim, Clock, Delivery, Mailbox
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    pos INTEGER PRIMARY KEY AUTOINCREMENT,
+    tenant TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event TEXT NOT NULL,
+    delivered_to TEXT NOT NULL,
+    accepted_at TEXT NOT NULL,
+    UNIQUE (tenant, event_id)
+);
+CREATE INDEX IF NOT EXISTS events_log ON events (tenant, pos);
+CREATE TABLE IF NOT EXISTS mailbox (
+    id INTEGER PRIMARY KEY,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    pos INTEGER NOT NULL,
+    status TEXT NOT NULL,
+    seq INTEGER,
+    UNIQUE (key, event_id)
+);
+CREATE INDEX IF NOT EXISTS mailbox_open ON mailbox (key, id) WHERE status IN ('pending', 'claimed');
+CREATE INDEX IF NOT EXISTS mailbox_step ON mailbox (key, seq);
+CREATE TABLE IF NOT EXISTS steps (
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    agent_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    decision TEXT,
+    attempts INTEGER NOT NULL,
+    error TEXT,
+    started_at TEXT NOT NULL,
+    finished_at TEXT,
+    PRIMARY KEY (key, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS steps_open ON steps (key, seq) WHERE status IN ('claimed', 'decided');
+"""
+
+_OPEN = ("claimed", "decided")
+_STEP_COLS = "seq, agent_id, status, decision, attempts, error, started_at, finished_at"
+
+
+def _step_status(conn: sqlite3.Connection, key: str, seq: int) -> tuple[str, str | None]:
+    row = conn.execute("SELECT status, decision FROM steps WHERE key = ? AND seq = ?", (key, seq)).fetchone()
+    if row is None:
+        raise NotFound(f"step {seq} of '{key}' does not exist (never begun, or purged)", key=key, seq=seq)
+    return row[0], row[1]
+
+
+def _step_events(conn: sqlite3.Connection, key: str, lo: int, hi: int) -> list[tuple[int, str]]:
+    return conn.execute(
+        "SELECT m.seq, e.event FROM mailbox m JOIN events e ON e.pos = m.pos"
+        " WHERE m.key = ? AND m.seq BETWEEN ? AND ? ORDER BY m.id",
+        (key, lo, hi),
+    ).fetchall()
+
+
+def _resume(conn: sqlite3.Connection, key: str) -> tuple[int, list[str], str | None, int] | None:
+    row = conn.execute(
+        "SELECT seq, decision, attempts FROM steps WHERE key = ? AND status IN ('claimed', 'decided')"
+        " ORDER BY seq LIMIT 1",
+        (key,),
+    ).fetchone()
+    if row is None:
+        return None
+    seq, decision, attempts = row[0], row[1], row[2] + 1
+    conn.execute("UPDATE steps SET attempts = ? WHERE key = ? AND seq = ?", (attempts, key, seq))
+    return seq, [e for _, e in _step_events(conn, key, seq, seq)], decision, attempts
+
+
+def _claim(
+    conn: sqlite3.Connection, key: str, agent_id: str, max_events: int, now: str
+) -> tuple[int, list[str], str | None, int] | None:
+    rows = conn.execute(
+        "SELECT m.id, e.event FROM mailbox m JOIN events e ON e.pos = m.pos"
+        " WHERE m.key = ? AND m.status = 'pending' ORDER BY m.id LIMIT ?",
+        (key, max_events),
+    ).fetchall()
+    if not rows:
+        return None
+    seq = (conn.execute("SELECT max(seq) FROM steps WHERE key = ?", (key,)).fetchone()[0] or 0) + 1
+    conn.executemany(
+        "UPDATE mailbox SET status = 'claimed', seq = ? WHERE id = ?", [(seq, r[0]) for r in rows]
+    )
+    conn.execute(
+        "INSERT INTO steps (key, seq, agent_id, status, attempts, started_at)"
+        " VALUES (?, ?, ?, 'claimed', 1, ?)",
+        (key, seq, agent_id, now),
+    )
+    return seq, [r[1] for r in rows], None, 1
+
+
+class SqliteMailbox(Mailbox):
+    """See the module docstring. Limitations: one process per database file (see `SqliteDatabase`)."""
+
+    def __init__(self, db: SqliteDatabase, clock: Clock) -> None:
+        self._db = db
+        self._clock = clock
+        db.add_schema(SCHEMA)
+
+    async def deliver(self, tenant: str, event: Event, keys: Sequence[str]) -> Delivery:
+        targets = tuple(dict.fromkeys(keys))
+        row = (
+            tenant,
+            event.id,
+            event.type,
+            event.model_dump_json(),
+            json.dumps(targets),
+            self._clock.now().isoformat(),
+        )
+
+        def op(conn: sqlite3.Connection) -> Delivery:
+            seen = conn.execute(
+                "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event.id)
+            ).fetchone()
+            if seen is not None:
+                return Delivery(duplicate=True, agent_keys=tuple(json.loads(seen[0])))
+            cur = conn.execute(
+                "INSERT INTO events (tenant, event_id, type, event, delivered_to, accepted_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                row,
+            )
+            conn.executemany(
+                "INSERT INTO mailbox (key, event_id, pos, status) VALUES (?, ?, ?, 'pending')"
+                " ON CONFLICT (key, event_id) DO NOTHING",
+                [(key, event.id, cur.lastrowid) for key in targets],
+            )
+            return Delivery(duplicate=False, agent_keys=targets)
+
+        return await self._db.write(op)
+
+    async def begin_step(self, key: str, agent_id: str, max_events: int) -> Claim | None:
+        check_limit(max_events, "max_events")
+        now = self._clock.now().isoformat()
+
+        def op(conn: sqlite3.Connection) -> tuple[int, list[str], str | None, int] | None:
+            return _resume(conn, key) or _claim(conn, key, agent_id, max_events, now)
+
+        got = await self._db.write(op)
+        if got is None:
+            return None
+        seq, events, decision, attempts = got
+        return Claim(
+            seq=seq,
+            events=[Event.model_validate_json(e) for e in events],
+            decision=Decision.model_validate_json(decision) if decision else None,
+            attempts=attempts,
+        )
+
+    async def record_decision(self, key: str, seq: int, decision: Decision) -> Decision:
+        raw = decision.model_dump_json()
+
+        def op(conn: sqlite3.Connection) -> str:
+            status, journaled = _step_status(conn, key, seq)
+            if journaled is not None:
+                return journaled
+            if status not in _OPEN:
+                raise Conflict(
+                    f"step {seq} of '{key}' is {status}: a finished step takes no decision", key=key
+                )
+            conn.execute(
+                "UPDATE steps SET decision = ?, status = 'decided' WHERE key = ? AND seq = ?", (raw, key, seq)
+            )
+            return raw
+
+        return Decision.model_validate_json(await self._db.write(op))
+
+    async def complete_step(self, key: str, seq: int) -> None:
+        await self._finish(key, seq, StepStatus.DONE, None)
+
+    async def fail_step(self, key: str, seq: int, error: str) -> None:
+        await self._finish(key, seq, StepStatus.FAILED, error)
+
+    async def _finish(self, key: str, seq: int, to: StepStatus, error: str | None) -> None:
+        now = self._clock.now().isoformat()
+
+        def op(conn: sqlite3.Connection) -> None:
+            status, _ = _step_status(conn, key, seq)
+            if status == to.value:
+                return
+            if status not in _OPEN:
+                raise Conflict(
+                    f"step {seq} of '{key}' is already {status}; it cannot become {to.value}", key=key
+                )
+            conn.execute(
+                "UPDATE steps SET status = ?, error = ?, finished_at = ? WHERE key = ? AND seq = ?",
+                (to.value, error, now, key, seq),
+            )
+            conn.execute("UPDATE mailbox SET status = ? WHERE key = ? AND seq = ?", (to.value, key, seq))
+
+        await self._db.write(op)
+
+    async def pending(self, key: str) -> int:
+        query = "SELECT count(*) FROM mailbox WHERE key = ? AND status IN ('pending', 'claimed')"
+        row = await self._db.read(lambda conn: conn.execute(query, (key,)).fetchone())
+        return int(row[0])
+
+    async def keys_with_work(self, limit: int = 1000) -> list[str]:
+        check_limit(limit)
+        query = "SELECT DISTINCT key FROM mailbox WHERE status IN ('pending', 'claimed') ORDER BY key LIMIT ?"
+        rows = await self._db.read(lambda conn: conn.execute(query, (limit,)).fetchall())
+        return [r[0] for r in rows]
+
+    async def steps(self, key: str, *, limit: int = 20, before: int | None = None) -> list[StepRecord]:
+        check_limit(limit)
+
+        def op(conn: sqlite3.Connection) -> tuple[list[Any], list[tuple[int, str]]]:
+            rows = conn.execute(
+                f"SELECT {_STEP_COLS} FROM steps WHERE key = ? AND seq < ? ORDER BY seq DESC LIMIT ?",
+                (key, before if before is not None else 2**62, limit),
+            ).fetchall()
+            events = _step_events(conn, key, rows[-1][0], rows[0][0]) if rows else []
+            return rows, events
+
+        rows, events = await self._db.read(op)
+        by_seq: dict[int, list[Event]] = {}
+        for seq, raw in events:
+            by_seq.setdefault(seq, []).append(Event.model_validate_json(raw))
+        return [_step_record(row, by_seq.get(row[0], [])) for row in rows]
+
+    async def purge(self, key: str) -> int:
+        def op(conn: sqlite3.Connection) -> int:
+            gone = conn.execute("DELETE FROM mailbox WHERE key = ?", (key,)).rowcount
+            return gone + conn.execute("DELETE FROM steps WHERE key = ?", (key,)).rowcount
+
+        return await self._db.write(op)
+
+    async def events(
+        self, tenant: str, *, limit: int = 50, before: int | None = None, type_prefix: str | None = None
+    ) -> list[AcceptedEvent]:
+        check_limit(limit)
+        sql = "SELECT pos, event, delivered_to, accepted_at FROM events WHERE tenant = ? AND pos < ?"
+        args: list[object] = [tenant, before if before is not None else 2**62]
+        if type_prefix:
+            sql += " AND substr(type, 1, ?) = ?"
+            args += [len(type_prefix), type_prefix]
+        sql += " ORDER BY pos DESC LIMIT ?"
+        args.append(limit)
+        rows = await self._db.read(lambda conn: conn.execute(sql, args).fetchall())
+        return [
+            AcceptedEvent(
+                pos=r[0],
+                event=Event.model_validate_json(r[1]),
+                delivered_to=tuple(json.loads(r[2])),
+                accepted_at=datetime.fromisoformat(r[3]),
+            )
+            for r in rows
+        ]
+
+
+def _step_record(row: Any, events: list[Event]) -> StepRecord:
+    seq, agent_id, status, decision, attempts, error, started_at, finished_at = row
+    return StepRecord(
+        agent_id=agent_id,
+        seq=seq,
+        status=StepStatus(status),
+        events=events,
+        decision=Decision.model_validate_json(decision) if decision else None,
+        error=error,
+        attempts=attempts,
+        started_at=datetime.fromisoformat(started_at),
+        finished_at=datetime.fromisoformat(finished_at) if finished_at else None,
+    )
