@@ -173,7 +173,9 @@ async def test_subscribers_follow_updates_and_return_any_state(stores: Stores) -
     assert [(r.id, r.state) for r in found] == [("alpha", AgentState.SUSPENDED)]
 
 
-async def test_due_returns_active_records_oldest_first_up_to_limit(stores: Stores, clock: ManualClock) -> None:
+async def test_due_returns_active_records_oldest_first_up_to_limit(
+    stores: Stores, clock: ManualClock
+) -> None:
     now = clock.now()
     wakes = {"late": 30, "early": 10, "middle": 20, "future": -60}
     for agent_id, ago in wakes.items():
