@@ -73,8 +73,8 @@ class Kernel:
         self.stores = stores
         self.brains = brains
         self.context = context
-        self.notifier: Notifier = notifier or NoNotifier()
-        self.options = options or KernelOptions()
+        self.notifier: Notifier = notifier if notifier is not None else NoNotifier()
+        self.options = options if options is not None else KernelOptions()
         self.fault: FaultHook | None = None
         self.running: set[str] = set()
         self._brain_cache: OrderedDict[tuple[str, int], Brain] = OrderedDict()

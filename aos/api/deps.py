@@ -1,0 +1,53 @@
+"""Request-scoped helpers: who is calling, and the running system."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Awaitable, Callable
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+
+from aos.errors import IdempotencyMismatch, ValidationFailed
+from aos.kernel import Caller
+from aos.ports import IdempotentResponse
+from aos.runtime import System
+
+
+def system(request: Request) -> System:
+    return request.app.state.system  # type: ignore[no-any-return]
+
+
+async def caller(request: Request) -> Caller:
+    """Authenticate the bearer key; the tenant of the call comes from it, never from the body."""
+    found: Caller = await system(request).keys.authenticate(request.headers.get("authorization"))
+    return found
+
+
+async def idempotent(
+    request: Request, who: Caller, scope: str, compute: Callable[[], Awaitable[tuple[int, Any]]]
+) -> JSONResponse:
+    """Answer a retried request (same `Idempotency-Key`) with the stored first answer.
+
+    Only successful answers are stored; the same key with a different request is a 409. A crash between
+    doing the work and storing the answer makes the retry see the work's own conflict (e.g. 409 exists)."""
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        status, body = await compute()
+        return JSONResponse(body, status_code=status)
+    if not 1 <= len(key) <= 255:
+        raise ValidationFailed("Idempotency-Key must be 1-255 characters")
+    raw = await request.body()
+    digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + raw).hexdigest()
+    store = system(request).stores.idempotency
+    full_scope = f"{who.tenant}:{scope}"
+    stored = await store.get(full_scope, key)
+    if stored is None:
+        status, body = await compute()
+        stored = await store.put(full_scope, key, IdempotentResponse(digest, status, json.loads(json.dumps(body))))
+        if stored.request_hash == digest:
+            return JSONResponse(stored.body, status_code=stored.status)
+    if stored.request_hash != digest:
+        raise IdempotencyMismatch(f"Idempotency-Key '{key}' was used for a different request")
+    return JSONResponse(stored.body, status_code=stored.status, headers={"Idempotent-Replayed": "true"})

@@ -1,0 +1,245 @@
+"""The `aos` command: `aos up` runs the embedded OS; the rest talk to a running AOS over its HTTP API.
+
+The API URL and key come from `--url`/`--key`, else `AOS_URL` and `AOS_API_KEY` (or `AOS_ADMIN_KEY`).
+Errors from the API are printed as their problem title and detail, with exit code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+import yaml
+from rich.console import Console
+from rich.table import Table
+
+from aos.client import ApiError, Client
+
+app = typer.Typer(help="AOS: an operating system for perpetual AI agents.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+agents_app = typer.Typer(help="Register, inspect and control agents.", no_args_is_help=True)
+keys_app = typer.Typer(help="Issue and revoke API keys (admin).", no_args_is_help=True)
+mcp_app = typer.Typer(help="Serve ContextMCPServers to local MCP clients.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+app.add_typer(keys_app, name="keys")
+app.add_typer(mcp_app, name="mcp")
+out = Console()
+err = Console(stderr=True)
+
+UrlOpt = typer.Option(None, "--url", help="AOS API base URL [env AOS_URL]")
+KeyOpt = typer.Option(None, "--key", help="API key [env AOS_API_KEY, AOS_ADMIN_KEY]")
+JsonOpt = typer.Option(False, "--json", help="print raw JSON")
+
+
+def _client(url: str | None, key: str | None) -> Client:
+    url = url or os.environ.get("AOS_URL") or "http://127.0.0.1:7071"
+    key = key or os.environ.get("AOS_API_KEY") or os.environ.get("AOS_ADMIN_KEY")
+    return Client(url, key)
+
+
+def _run(url: str | None, key: str | None, fn: Any) -> Any:
+    try:
+        with _client(url, key) as client:
+            return fn(client)
+    except ApiError as e:
+        err.print(f"[red]error[/red] {e.status} {e.title}: {e.detail}")
+        raise typer.Exit(1) from None
+
+
+def _print_json(value: Any) -> None:
+    out.print_json(json.dumps(value, default=str))
+
+
+@app.command()
+def up(
+    host: str = typer.Option(None, help="interface [env AOS_HOST, default 127.0.0.1]"),
+    port: int = typer.Option(None, help="port [env AOS_PORT, default 7071]"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="data directory [env AOS_DATA_DIR, default .aos]"),
+    workers: int = typer.Option(None, help="concurrent steps [env AOS_WORKERS, default 4]"),
+    backend: str = typer.Option(None, help="embedded | memory [env AOS_BACKEND]"),
+    samples: bool = typer.Option(False, "--samples", help="register the sample agents from examples/"),
+) -> None:
+    """Run AOS embedded: API, agents, timers and ContextMCPServers in one process."""
+    from aos.runtime.serve import serve_forever
+
+    overrides = {"AOS_HOST": host, "AOS_PORT": port, "AOS_DATA_DIR": data_dir, "AOS_WORKERS": workers,
+                 "AOS_BACKEND": backend}
+    env = dict(os.environ)
+    env.update({k: str(v) for k, v in overrides.items() if v is not None})
+    code = serve_forever(env, samples=samples)
+    raise typer.Exit(code)
+
+
+@app.command()
+def health(url: Optional[str] = UrlOpt) -> None:
+    """Is AOS up?"""
+    _print_json(_run(url, None, lambda c: c.get("/api/health")))
+
+
+@agents_app.command("ls")
+def agents_ls(
+    state: Optional[str] = typer.Option(None, help="registered|active|suspended|retired|failed"),
+    label: list[str] = typer.Option([], help="key=value (repeatable)"),
+    limit: int = 50, cursor: Optional[str] = None,
+    url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt, as_json: bool = JsonOpt,
+) -> None:
+    """List agents."""
+    page = _run(url, key, lambda c: c.get("/api/agents", state=state, label=label or None, limit=limit,
+                                          cursor=cursor))
+    if as_json:
+        return _print_json(page)
+    table = Table("id", "state", "activity", "brain", "subscriptions", "next wake")
+    for a in page["items"]:
+        subs = ", ".join(s["type"] for s in a["spec"]["subscriptions"]) or "-"
+        table.add_row(a["id"], a["state"], a["activity"], a["spec"]["brain"]["kind"], subs,
+                      a["next_wake_at"] or "-")
+    out.print(table)
+    if page.get("next_cursor"):
+        out.print(f"more: --cursor {page['next_cursor']}")
+
+
+@agents_app.command("show")
+def agents_show(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Show one agent."""
+    _print_json(_run(url, key, lambda c: c.get(f"/api/agents/{agent}")))
+
+
+def load_spec(path: Path) -> Any:
+    try:
+        text = path.read_text()
+    except OSError as e:
+        err.print(f"[red]error[/red] cannot read {path}: {e}")
+        raise typer.Exit(2) from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        err.print(f"[red]error[/red] {path} is not valid YAML/JSON: {e}")
+        raise typer.Exit(2) from None
+
+
+@agents_app.command("register")
+def agents_register(file: Path, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Register an agent from a YAML or JSON spec file."""
+    spec = load_spec(file)
+    record = _run(url, key, lambda c: c.post("/api/agents", spec))
+    out.print(f"registered [bold]{record['id']}[/bold] ({record['state']})")
+
+
+@agents_app.command("suspend")
+def agents_suspend(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Suspend an agent (its mail is kept)."""
+    record = _run(url, key, lambda c: c.post(f"/api/agents/{agent}/suspend"))
+    out.print(f"{record['id']}: {record['state']}")
+
+
+@agents_app.command("resume")
+def agents_resume(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Resume a suspended or failed agent."""
+    record = _run(url, key, lambda c: c.post(f"/api/agents/{agent}/resume"))
+    out.print(f"{record['id']}: {record['state']}")
+
+
+@agents_app.command("rm")
+def agents_rm(agent: str, purge: bool = typer.Option(False, help="also delete mail, state and context"),
+              url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Retire an agent (or purge it)."""
+    _print_json(_run(url, key, lambda c: c.delete(f"/api/agents/{agent}", purge=str(purge).lower())))
+
+
+@app.command()
+def send(
+    type: str = typer.Argument(..., help="CloudEvent type, e.g. ticket.created"),
+    data: str = typer.Option("null", help="JSON data"),
+    source: str = typer.Option("aos://cli", help="CloudEvent source"),
+    subject: Optional[str] = None,
+    to: Optional[str] = typer.Option(None, help="also address this agent directly"),
+    id: Optional[str] = typer.Option(None, help="event id (a repeated id is accepted once)"),
+    url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt,
+) -> None:
+    """Publish a CloudEvent."""
+    try:
+        payload = json.loads(data)
+    except ValueError as e:
+        err.print(f"[red]error[/red] --data is not valid JSON: {e}")
+        raise typer.Exit(2) from None
+    event: dict[str, Any] = {"specversion": "1.0", "type": type, "source": source, "data": payload}
+    for name, value in (("subject", subject), ("aostarget", to), ("id", id)):
+        if value:
+            event[name] = value
+    result = _run(url, key, lambda c: c.post("/api/events", event))
+    who = ", ".join(result["delivered_to"]) or "no agent (no subscriber matched)"
+    dup = " (duplicate: already accepted)" if result["duplicate"] else ""
+    out.print(f"event {result['id']} → {who}{dup}")
+
+
+@app.command()
+def steps(agent: str, limit: int = 10, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt,
+          as_json: bool = JsonOpt) -> None:
+    """What an agent received, decided and emitted, newest first."""
+    page = _run(url, key, lambda c: c.get(f"/api/agents/{agent}/steps", limit=limit))
+    if as_json:
+        return _print_json(page)
+    for step in page["items"]:
+        types = ", ".join(e["type"] for e in step["events"])
+        out.print(f"[bold]#{step['seq']}[/bold] {step['status']} ← {types}")
+        if step.get("error"):
+            out.print(f"   [red]{step['error']}[/red]")
+        for effect in (step.get("decision") or {}).get("effects", []):
+            out.print(f"   → {_effect_line(effect)}")
+
+
+def _effect_line(effect: dict[str, Any]) -> str:
+    kind = effect["kind"]
+    if kind == "send":
+        return f"send {effect['type']} to {effect['to']}"
+    if kind == "emit":
+        return f"emit {effect['type']}" + (f" to {effect['to']}" if effect.get("to") else "")
+    if kind == "state":
+        return f"state {json.dumps(effect['set'])}"
+    return f"note {effect['text']}"
+
+
+@app.command()
+def events(type: Optional[str] = typer.Option(None, help="type prefix"), limit: int = 20,
+           url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt, as_json: bool = JsonOpt) -> None:
+    """The tenant's event log, newest first."""
+    page = _run(url, key, lambda c: c.get("/api/events", type=type, limit=limit))
+    if as_json:
+        return _print_json(page)
+    for item in page["items"]:
+        event = item["event"]
+        who = ", ".join(item["delivered_to"]) or "-"
+        out.print(f"{item['pos']:>6} {event['type']:<24} {event['source']:<28} → {who}")
+
+
+@keys_app.command("issue")
+def keys_issue(role: str, agent: Optional[str] = typer.Option(None, help="for role agent"),
+               name: str = "", url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Issue a key; its secret is printed once."""
+    issued = _run(url, key, lambda c: c.post("/api/keys", {"role": role, "agent_id": agent, "name": name}))
+    out.print(f"key {issued['id']} ({issued['role']}): {issued['secret']}")
+
+
+@keys_app.command("ls")
+def keys_ls(url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """List keys (no secrets)."""
+    _print_json(_run(url, key, lambda c: c.get("/api/keys")))
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+    """Revoke a key."""
+    revoked = _run(url, key, lambda c: c.delete(f"/api/keys/{key_id}"))
+    out.print(f"key {revoked['id']} revoked at {revoked['revoked_at']}")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

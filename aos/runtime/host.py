@@ -1,0 +1,167 @@
+"""The embedded host: a ready queue, N asyncio workers, a cron ticker and a self-heal sweep.
+
+Idle agents are rows, not coroutines: nothing here exists per agent except while an agent has mail. A key is
+in at most one of `queued` / `running`; a notification for a running agent marks it dirty and it is queued
+again when its step ends, which is how steps stay serialized per agent (invariant 3) while different agents
+run in parallel.
+
+Shutdown: stop taking new work, let in-flight steps finish within the grace period, then cancel the rest. A
+cancelled step is simply unfinished in the journal; the next boot's sweep resumes it with its journaled
+decision, so cancelling is safe (invariants 1 and 2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+
+from aos.kernel import Kernel, Notifier
+
+log = logging.getLogger("aos.runtime")
+
+
+class ReadyQueue(Notifier):
+    def __init__(self) -> None:
+        self._order: deque[str] = deque()
+        self._queued: set[str] = set()
+        self._running: set[str] = set()
+        self._dirty: set[str] = set()
+        self._wakeup = asyncio.Condition()
+        self.closed = False
+
+    async def notify(self, key: str) -> None:
+        if self.closed or key in self._queued:
+            return
+        if key in self._running:
+            self._dirty.add(key)
+            return
+        self._queued.add(key)
+        self._order.append(key)
+        async with self._wakeup:
+            self._wakeup.notify()
+
+    async def take(self) -> str | None:
+        """The next key to run (now marked running), or None once closed."""
+        async with self._wakeup:
+            while not self._order:
+                if self.closed:
+                    return None
+                await self._wakeup.wait()
+            key = self._order.popleft()
+        self._queued.discard(key)
+        self._running.add(key)
+        return key
+
+    async def done(self, key: str, more: bool) -> None:
+        self._running.discard(key)
+        if more or key in self._dirty:
+            self._dirty.discard(key)
+            await self.notify(key)
+
+    async def close(self) -> None:
+        self.closed = True
+        async with self._wakeup:
+            self._wakeup.notify_all()
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def running(self) -> frozenset[str]:
+        return frozenset(self._running)
+
+
+class EmbeddedRuntime:
+    def __init__(
+        self,
+        kernel: Kernel,
+        queue: ReadyQueue,
+        *,
+        workers: int = 4,
+        scheduler_interval_s: float = 1.0,
+        sweep_interval_s: float = 5.0,
+    ) -> None:
+        self.kernel = kernel
+        self.queue = queue
+        self._workers = workers
+        self._scheduler_interval = scheduler_interval_s
+        self._sweep_interval = sweep_interval_s
+        self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
+        self._stopped = False
+        self.steps_done = 0
+        self.steps_failed = 0
+        self.started_at = time.monotonic()
+
+    async def start(self) -> None:
+        if self._started:
+            raise RuntimeError("already started")
+        self._started = True
+        recovered = await self.kernel.sweep()
+        if recovered:
+            log.info("recovering %d agent(s) with unprocessed mail", len(recovered))
+        self._tasks = [asyncio.create_task(self._worker(i), name=f"aos-worker-{i}") for i in range(self._workers)]
+        self._tasks.append(asyncio.create_task(self._every(self._scheduler_interval, self._tick), name="aos-cron"))
+        self._tasks.append(asyncio.create_task(self._every(self._sweep_interval, self._sweep), name="aos-sweep"))
+
+    async def shutdown(self, grace_s: float = 10.0) -> None:
+        """Idempotent. Finishes in-flight steps within `grace_s`, then cancels what is left."""
+        if not self._started or self._stopped:
+            return
+        self._stopped = True
+        await self.queue.close()
+        timers, workers = self._tasks[self._workers:], self._tasks[: self._workers]
+        for task in timers:
+            task.cancel()
+        done, pending = await asyncio.wait(workers, timeout=grace_s)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if pending:
+            log.warning("%d step(s) abandoned at shutdown; they resume on the next start", len(pending))
+
+    async def _worker(self, index: int) -> None:
+        while (key := await self.queue.take()) is not None:
+            more = False
+            try:
+                outcome = await self.kernel.run_step(key)
+                if outcome is not None:
+                    more = True
+                    if outcome.status == "done":
+                        self.steps_done += 1
+                    else:
+                        self.steps_failed += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - storage trouble: logged; the step stays unfinished for the sweep
+                log.exception("step of %s did not finish; the sweep will retry it", key)
+            finally:
+                if not self.queue.closed:
+                    await self.queue.done(key, more)
+
+    async def _every(self, interval: float, action: "asyncio.Future[None] | object") -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await action()  # type: ignore[operator]
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - a failed tick is retried at the next interval, and logged
+                log.exception("periodic task failed; retrying in %.1fs", interval)
+
+    async def _tick(self) -> None:
+        await self.kernel.tick()
+
+    async def _sweep(self) -> None:
+        await self.kernel.sweep()
+
+    def stats(self) -> dict[str, object]:
+        return {
+            "workers": self._workers,
+            "queued": len(self.queue),
+            "running": len(self.queue.running),
+            "steps_done": self.steps_done,
+            "steps_failed": self.steps_failed,
+        }

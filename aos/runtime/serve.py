@@ -1,0 +1,93 @@
+"""`aos up`: the embedded OS behind uvicorn, with graceful shutdown on SIGINT/SIGTERM.
+
+uvicorn owns the signals: on SIGTERM it stops accepting requests and returns; then the `System` context closes,
+which stops the runtime (in-flight steps finish within the grace period or are safely abandoned) and closes
+the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Mapping
+
+import uvicorn
+import yaml
+
+from aos.config import Config
+from aos.errors import AgentExists, AosError
+from aos.model import AgentSpec
+from aos.runtime.system import System
+
+log = logging.getLogger("aos.up")
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "support_desk"
+
+
+def sample_specs(directory: Path = EXAMPLES) -> list[AgentSpec]:
+    if not directory.is_dir():
+        raise FileNotFoundError(f"sample agents not found at {directory} (run from a source checkout)")
+    return [AgentSpec.model_validate(yaml.safe_load(p.read_text())) for p in sorted(directory.glob("*.yaml"))]
+
+
+async def register_samples(sys: System, directory: Path = EXAMPLES) -> list[str]:
+    """Register the sample agents in the default tenant; ones already registered are left as they are."""
+    done = []
+    for spec in sample_specs(directory):
+        try:
+            await sys.kernel.register(sys.config.default_tenant, spec)
+            done.append(spec.id)
+        except AgentExists:
+            done.append(f"{spec.id} (already registered)")
+    return done
+
+
+def _banner(sys: System, samples: list[str]) -> str:
+    c = sys.config
+    url = f"http://{c.host}:{c.port}"
+    lines = [
+        f"AOS is up at {url}  (backend: {c.backend}, data: {c.data_dir.resolve() if c.backend == 'embedded' else '-'})",
+        f"  health   {url}/api/health",
+        f"  API docs {url}/api/docs   OpenAPI {url}/api/openapi.json",
+        f"  context  {url}/mcp/agents/<agent-id>   (MCP, streamable HTTP)",
+    ]
+    if sys.generated_admin_key:
+        lines += ["", "  Admin key (shown once; stored hashed):", f"    export AOS_API_KEY={sys.generated_admin_key}"]
+    elif c.admin_key:
+        lines += ["", "  Admin key: the value of AOS_ADMIN_KEY"]
+    if samples:
+        lines += ["", f"  sample agents: {', '.join(samples)}",
+                  '  try:  aos send ticket.created --data \'{"id": "T-1", "category": "billing"}\'',
+                  "        aos steps triage"]
+    return "\n".join(lines)
+
+
+async def _serve(config: Config, samples: bool) -> None:
+    async with System.open(config) as sys:
+        registered = await register_samples(sys) if samples else []
+        from aos.api import create_app
+
+        server = uvicorn.Server(uvicorn.Config(
+            create_app(sys), host=config.host, port=config.port, log_level=config.log_level.lower(),
+            lifespan="on", access_log=False,
+        ))
+        print(_banner(sys, registered), flush=True)
+        await server.serve()
+        log.info("shutting down: finishing in-flight steps")
+
+
+def serve_forever(env: Mapping[str, str], *, samples: bool = False) -> int:
+    try:
+        config = Config.load(env)
+    except AosError as e:
+        print(f"error: {e.detail}")
+        return 2
+    logging.basicConfig(level=config.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        asyncio.run(_serve(config, samples))
+    except AosError as e:
+        print(f"error: {e.title}: {e.detail}")
+        return 1
+    except KeyboardInterrupt:
+        pass
+    return 0

@@ -1,0 +1,94 @@
+"""Assembles one running AOS from configuration: stores → kernel → host, plus keys and contexts.
+
+Hosts (`aos up`, tests, benchmarks) use `System.open(config)` as an async context manager. The backend is
+chosen here and only here, so the kernel never imports an adapter.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+from aos.brains import Brains
+from aos.config import Config
+from aos.errors import NotConfigured
+from aos.kernel import Kernel, KernelOptions, KeyService
+from aos.kernel.context import ContextProvider
+from aos.ports import Stores
+from aos.runtime.host import EmbeddedRuntime, ReadyQueue
+
+log = logging.getLogger("aos.system")
+
+
+async def open_stores(config: Config) -> Stores:
+    from aos.adapters import embedded
+
+    if config.backend == "memory":
+        return embedded.open_memory()
+    if config.backend == "embedded":
+        return await embedded.open_sqlite(config.data_dir)
+    raise NotConfigured(
+        f"AOS_BACKEND={config.backend} needs the Azure adapters, which this build does not include yet "
+        "(issue: Azure adapters); use AOS_BACKEND=embedded",
+        setting="AOS_BACKEND",
+    )
+
+
+def context_provider(stores: Stores) -> ContextProvider | None:
+    """The ContextMCPServer provider over the backend's ContextStore, or None if the backend has none."""
+    if stores.context is None:
+        return None
+    from mcp_servers.context import ContextMCPProvider
+
+    return ContextMCPProvider(stores.context, stores.blobs)  # type: ignore[no-any-return]
+
+
+@dataclass
+class System:
+    config: Config
+    stores: Stores
+    kernel: Kernel
+    keys: KeyService
+    runtime: EmbeddedRuntime
+    brains: Brains
+    generated_admin_key: str | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, config: Config, *, brains: Brains | None = None, run: bool = True,
+             options: KernelOptions | None = None) -> "_SystemContext":
+        return _SystemContext(config, brains, run, options)
+
+
+class _SystemContext:
+    def __init__(self, config: Config, brains: Brains | None, run: bool, options: KernelOptions | None) -> None:
+        self._args = (config, brains, run, options)
+        self._stack = AsyncExitStack()
+
+    async def __aenter__(self) -> System:
+        config, brains, run, options = self._args
+        try:
+            stores = await open_stores(config)
+            self._stack.push_async_callback(stores.close)
+            brains = brains or Brains(config)
+            self._stack.push_async_callback(brains.aclose)
+            queue = ReadyQueue()
+            kernel = Kernel(stores, brains, context=context_provider(stores), notifier=queue, options=options)
+            keys = KeyService(stores.keys, stores.clock)
+            generated = await keys.ensure_bootstrap(config.default_tenant, config.admin_key)
+            runtime = EmbeddedRuntime(
+                kernel, queue, workers=config.workers,
+                scheduler_interval_s=config.scheduler_interval_s, sweep_interval_s=config.sweep_interval_s,
+            )
+            if run:
+                await runtime.start()
+                self._stack.push_async_callback(runtime.shutdown)
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return System(config, stores, kernel, keys, runtime, brains, generated)
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._stack.aclose()
