@@ -9,8 +9,8 @@ Tables:
 - `steps`: the journal, (key, seq) with status, journaled decision JSON, attempts, error, times.
 
 Every port method is one queued `SqliteDatabase` operation, so concurrent callers share group commits.
-`keys_with_work` and `pending` read a partial index holding only open rows (pending or claimed), so a store
-with 100,000 idle agents answers without touching them; an unfinished step always holds claimed rows, so the
+`keys_with_work`, `pending` and claiming read a partial index holding only open rows (pending or claimed),
+forced with INDEXED BY, so neither 100,000 idle agents nor an agent's long processed history is scanned; an unfinished step always holds claimed rows, so the
 same index covers "an unfinished step".
 
 Contract readings (conservative): `Delivery.agent_keys` lists the distinct keys the event is in (for a
@@ -93,7 +93,8 @@ def _step_events(conn: sqlite3.Connection, key: str, lo: int, hi: int) -> list[t
 
 def _resume(conn: sqlite3.Connection, key: str) -> tuple[int, list[str], str | None, int] | None:
     row = conn.execute(
-        "SELECT seq, decision, attempts FROM steps WHERE key = ? AND status IN ('claimed', 'decided')"
+        "SELECT seq, decision, attempts FROM steps INDEXED BY steps_open"
+        " WHERE key = ? AND status IN ('claimed', 'decided')"
         " ORDER BY seq LIMIT 1",
         (key,),
     ).fetchone()
@@ -108,8 +109,8 @@ def _claim(
     conn: sqlite3.Connection, key: str, agent_id: str, max_events: int, now: str
 ) -> tuple[int, list[str], str | None, int] | None:
     rows = conn.execute(
-        "SELECT m.id, e.event FROM mailbox m JOIN events e ON e.pos = m.pos"
-        " WHERE m.key = ? AND m.status = 'pending' ORDER BY m.id LIMIT ?",
+        "SELECT m.id, e.event FROM mailbox m INDEXED BY mailbox_open JOIN events e ON e.pos = m.pos"
+        " WHERE m.key = ? AND m.status IN ('pending', 'claimed') AND m.status = 'pending' ORDER BY m.id LIMIT ?",
         (key, max_events),
     ).fetchall()
     if not rows:
@@ -227,13 +228,16 @@ class SqliteMailbox(Mailbox):
         await self._db.write(op)
 
     async def pending(self, key: str) -> int:
-        query = "SELECT count(*) FROM mailbox WHERE key = ? AND status IN ('pending', 'claimed')"
+        query = "SELECT count(*) FROM mailbox INDEXED BY mailbox_open WHERE key = ? AND status IN ('pending', 'claimed')"
         row = await self._db.read(lambda conn: conn.execute(query, (key,)).fetchone())
         return int(row[0])
 
     async def keys_with_work(self, limit: int = 1000) -> list[str]:
         check_limit(limit)
-        query = "SELECT DISTINCT key FROM mailbox WHERE status IN ('pending', 'claimed') ORDER BY key LIMIT ?"
+        query = (
+            "SELECT DISTINCT key FROM mailbox INDEXED BY mailbox_open"
+            " WHERE status IN ('pending', 'claimed') ORDER BY key LIMIT ?"
+        )
         rows = await self._db.read(lambda conn: conn.execute(query, (limit,)).fetchall())
         return [r[0] for r in rows]
 

@@ -58,8 +58,44 @@ CREATE TABLE IF NOT EXISTS agent_labels (
 
 
 _LABEL_FILTER = (
-    "AND agent_id IN (SELECT agent_id FROM agent_labels WHERE tenant = ? AND name = ? AND value = ?)"
+    "AND a.agent_id IN (SELECT agent_id FROM agent_labels WHERE tenant = ? AND name = ? AND value = ?)"
 )
+
+_BY_LABEL = (
+    "SELECT a.record FROM agent_labels l CROSS JOIN agents a ON a.tenant = l.tenant AND a.agent_id = l.agent_id"
+    " WHERE l.tenant = ? AND l.name = ? AND l.value = ? AND l.agent_id > ?"
+)
+
+
+def _list_query(
+    tenant: str, state: AgentState | None, labels: dict[str, str], after: str, limit: int
+) -> tuple[str, list[object]]:
+    """One page of `list` as SQL, driven by the most selective index the filters allow.
+
+    With labels, the page walks the first label's index rows (CROSS JOIN pins that loop order) and checks the
+    rest per row; with a state only, the (tenant, state, id) index; otherwise the primary key. Either way the
+    walk is in id order from the cursor, so `LIMIT` stops it after one page.
+    """
+    pairs = sorted(labels.items())
+    args: list[object] = []
+    if pairs:
+        sql = [_BY_LABEL]
+        args += [tenant, pairs[0][0], pairs[0][1], after]
+        order = "l.agent_id"
+    else:
+        by_state = "INDEXED BY agents_state" if state is not None else ""
+        sql = [f"SELECT a.record FROM agents a {by_state} WHERE a.tenant = ? AND a.agent_id > ?"]
+        args += [tenant, after]
+        order = "a.agent_id"
+    if state is not None:
+        sql.append("AND a.state = ?")
+        args.append(state.value)
+    for name, value in pairs[1:]:
+        sql.append(_LABEL_FILTER)
+        args += [tenant, name, value]
+    sql.append(f"ORDER BY {order} LIMIT ?")
+    args.append(limit)
+    return " ".join(sql), args
 
 
 def _sig(record: AgentRecord) -> str:
@@ -181,18 +217,9 @@ class SqliteAgentRegistry(AgentRegistry):
         cursor: str | None = None,
     ) -> tuple[list[AgentRecord], str | None]:
         check_limit(limit)
-        sql = ["SELECT record FROM agents WHERE tenant = ? AND agent_id > ?"]
-        args: list[object] = [tenant, decode_cursor(cursor) if cursor else ""]
-        if state is not None:
-            sql.append("AND state = ?")
-            args.append(state.value)
-        for name, value in sorted((labels or {}).items()):
-            sql.append(_LABEL_FILTER)
-            args += [tenant, name, value]
-        sql.append("ORDER BY agent_id LIMIT ?")
-        args.append(limit + 1)
-        query = " ".join(sql)
-
+        query, args = _list_query(
+            tenant, state, labels or {}, decode_cursor(cursor) if cursor else "", limit + 1
+        )
         rows = await self._db.read(lambda conn: conn.execute(query, args).fetchall())
         records = _records(rows[:limit])
         more = len(rows) > limit
@@ -211,7 +238,8 @@ class SqliteAgentRegistry(AgentRegistry):
     async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]:
         check_limit(limit)
         query = (
-            "SELECT record FROM agents WHERE state = ? AND next_wake_us IS NOT NULL AND next_wake_us <= ?"
+            "SELECT record FROM agents INDEXED BY agents_due"
+            " WHERE state = ? AND next_wake_us IS NOT NULL AND next_wake_us <= ?"
             " ORDER BY next_wake_us, tenant, agent_id LIMIT ?"
         )
         args = (AgentState.ACTIVE.value, micros(now), limit)

@@ -1,0 +1,152 @@
+"""SQLite-only guarantees: data outlives the process (close/reopen, SIGKILL), and group commit isolates
+a failing operation from the others in its batch."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import sys
+import textwrap
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import anyio
+import pytest
+
+from aos.adapters.embedded import ManualClock, SqliteDatabase, open_sqlite
+from aos.errors import StorageError
+from aos.model import AgentRecord, AgentSpec, ApiKeyRecord, BrainSpec, Event, Role
+from aos.ports import IdempotentResponse
+
+pytestmark = pytest.mark.anyio
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+async def test_everything_survives_close_and_reopen(tmp_path: Path) -> None:
+    clock = ManualClock()
+    stores = await open_sqlite(tmp_path, clock=clock)
+    spec = AgentSpec(id="alpha", brain=BrainSpec(kind="python"))
+    await stores.registry.create(AgentRecord(tenant="acme", spec=spec))
+    await stores.mailbox.deliver("acme", Event(id="e1", source="/t", type="a.b"), ["acme/alpha"])
+    claim = await stores.mailbox.begin_step("acme/alpha", "alpha", 10)
+    assert claim is not None
+    await stores.state.put("acme/alpha", {"n": 1}, 0)
+    await stores.blobs.put("x/y", b"payload")
+    await stores.keys.add(ApiKeyRecord(id="k1", tenant="acme", role=Role.ADMIN, secret_hash="h"))
+    await stores.idempotency.put("s", "k", IdempotentResponse(request_hash="h", status=201, body={"ok": 1}))
+    await stores.close()
+    await stores.close()  # idempotent
+    with pytest.raises(StorageError):
+        await stores.state.get("acme/alpha")
+
+    again = await open_sqlite(tmp_path, clock=clock)
+    try:
+        assert (await again.registry.get("acme", "alpha")).version == 1
+        resumed = await again.mailbox.begin_step("acme/alpha", "alpha", 10)
+        assert resumed is not None and (resumed.seq, resumed.attempts) == (claim.seq, 2)
+        assert await again.state.get("acme/alpha") == ({"n": 1}, 1)
+        assert await again.blobs.get("x/y") == b"payload"
+        assert await again.keys.by_hash("h") is not None
+        assert (await again.idempotency.get("s", "k")) == IdempotentResponse("h", 201, {"ok": 1})
+        assert (await again.mailbox.deliver("acme", Event(id="e1", source="/t", type="a.b"), [])).duplicate
+    finally:
+        await again.close()
+
+
+CHILD = textwrap.dedent(
+    """
+    import asyncio, sys
+    from pathlib import Path
+    from aos.adapters.embedded import open_sqlite
+    from aos.model import Event
+
+    async def main() -> None:
+        stores = await open_sqlite(Path(sys.argv[1]))
+        events = [Event(id=f"e{i}", source="/child", type="a.b") for i in range(200)]
+        await asyncio.gather(*(stores.mailbox.deliver("acme", e, ["acme/alpha"]) for e in events))
+        print("delivered", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)  # wait to be killed
+
+    asyncio.run(main())
+    """
+)
+
+
+async def test_delivered_events_survive_sigkill_right_after_deliver_returns(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(tmp_path),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )  # fmt: skip
+    try:
+        with anyio.fail_after(30):
+            line = await proc.stdout.readline()  # type: ignore[union-attr]
+        assert line == b"delivered\n"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        await proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+
+    stores = await open_sqlite(tmp_path)
+    try:
+        assert await stores.mailbox.pending("acme/alpha") == 200
+        assert len(await stores.mailbox.events("acme", limit=500)) == 200
+    finally:
+        await stores.close()
+
+
+async def test_a_failing_operation_rolls_back_alone_within_its_group_commit(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "t.db")
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (name TEXT PRIMARY KEY);")
+    await db.start()
+    try:
+        gate = threading.Event()
+        blocker = db.submit(lambda conn: gate.wait(10))  # holds the writer so the next ops queue up together
+
+        def insert(name: str, fail: bool = False) -> Callable[[sqlite3.Connection], int]:
+            def op(conn: sqlite3.Connection) -> int:
+                conn.execute("INSERT INTO t (name) VALUES (?)", (name,))
+                if fail:
+                    raise RuntimeError("this operation fails after writing")
+                return db.commits
+
+            return op
+
+        ops = [db.submit(insert("a")), db.submit(insert("b", fail=True)), db.submit(insert("c"))]
+        gate.set()
+        assert await blocker is True
+        results = await asyncio.gather(*ops, return_exceptions=True)
+        assert isinstance(results[1], RuntimeError)
+        assert results[0] == results[2]  # a and c saw the same commit counter: one batch, one commit
+        rows = await db.read(lambda conn: conn.execute("SELECT name FROM t ORDER BY name").fetchall())
+        assert rows == [("a",), ("c",)]
+    finally:
+        await db.close()
+
+
+async def test_sqlite_errors_reach_the_caller_as_storage_error(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "t.db")
+    await db.start()
+    try:
+        with pytest.raises(StorageError) as info:
+            await db.write(lambda conn: conn.execute("INSERT INTO missing VALUES (1)"))
+        assert isinstance(info.value.__cause__, sqlite3.OperationalError)
+        assert await db.read(lambda conn: conn.execute("SELECT 1").fetchone()) == (1,)
+    finally:
+        await db.close()
+
+
+async def test_start_twice_is_refused(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "t.db")
+    await db.start()
+    try:
+        with pytest.raises(RuntimeError, match="already started"):
+            await db.start()
+    finally:
+        await db.close()
