@@ -100,3 +100,9 @@ class StorageError(AosError):
 
 class ShuttingDown(AosError):
     status, kind, title = 503, "shutting-down", "Shutting down"
+
+
+class MalformedRequest(AosError):
+    """The request could not be parsed at all (not JSON, wrong content type)."""
+
+    status, kind, title = 400, "malformed-request", "Malformed request"

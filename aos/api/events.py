@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from aos.api.deps import caller, system
 from aos.api.views import EventPage, EventView, PublishResult
-from aos.errors import PayloadTooLarge, ValidationFailed
+from aos.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from aos.kernel import Caller
 from aos.model import SENDER_EXT, Event, Role
 
@@ -30,7 +30,7 @@ def _binary(request: Request, raw: bytes) -> dict[str, Any]:
             try:
                 fields["data"] = json.loads(raw)
             except ValueError as e:
-                raise ValidationFailed(f"binary-mode body is not valid JSON: {e}") from e
+                raise MalformedRequest(f"binary-mode body is not valid JSON: {e}") from e
         else:
             fields["data"] = raw.decode("utf-8", errors="replace")
     return fields
@@ -68,7 +68,7 @@ async def publish(request: Request, who: Who) -> Any:
         try:
             payload = json.loads(raw)
         except ValueError as e:
-            raise ValidationFailed(f"the request body is not valid JSON: {e}") from e
+            raise MalformedRequest(f"the request body is not valid JSON: {e}") from e
     kernel = system(request).kernel
     if isinstance(payload, list):
         if not 1 <= len(payload) <= MAX_BATCH:

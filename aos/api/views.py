@@ -63,7 +63,8 @@ class EventView(BaseModel):
 
     @classmethod
     def of(cls, accepted: AcceptedEvent) -> "EventView":
-        return cls(pos=accepted.pos, event=accepted.event.wire(), delivered_to=list(accepted.delivered_to),
+        names = [key.partition("/")[2] or key for key in accepted.delivered_to]
+        return cls(pos=accepted.pos, event=accepted.event.wire(), delivered_to=names,
                    accepted_at=accepted.accepted_at)
 
 
