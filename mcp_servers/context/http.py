@@ -1,0 +1,138 @@
+"""One ASGI app serving every agent's ContextMCPServer over streamable HTTP, at `/{agent_id}`.
+
+The API host mounts it at `/mcp/agents`. Stateless with JSON responses (DESIGN.md): each request gets a fresh
+stateless transport on the agent's server, so any instance answers any request and nothing waits on an SSE
+stream. Auth is injected: `authorize(authorization_header, agent_id)` returns the caller's tenant or raises
+`Unauthorized`/`Forbidden`, answered as RFC 9457 problem+json. Servers are cached per (tenant, agent) in a
+bounded LRU: they hold no data (the store does), only the tool binding, so a cached one is never stale.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.types import Receive, Scope, Send
+
+from aos.errors import AosError, NotFound
+from aos.model import SLUG
+from aos.ports import ContextStore
+from mcp_servers.context.compaction import Budget, Summarizer
+from mcp_servers.context.server import ContextServer, build_server
+
+log = logging.getLogger(__name__)
+
+#: `authorize(raw Authorization header or None, agent_id) -> tenant`; raises Unauthorized / Forbidden.
+Authorize = Callable[[str | None, str], Awaitable[str]]
+_NO_REBINDING_CHECK = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+
+
+class ContextHttpApp:
+    def __init__(
+        self,
+        store: ContextStore,
+        authorize: Authorize,
+        *,
+        budget: Budget | None = None,
+        summarizer_for: Callable[[str, str], Summarizer | None] | None = None,
+        cache_size: int = 1024,
+        noop_tool: bool = False,
+    ) -> None:
+        self.store = store
+        self.authorize = authorize
+        self.budget = budget
+        self.summarizer_for = summarizer_for
+        self.cache_size = cache_size
+        self.noop_tool = noop_tool
+        self._servers: OrderedDict[tuple[str, str], ContextServer] = OrderedDict()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        try:
+            agent_id = _agent_from_path(scope)
+            tenant = await self.authorize(_header(scope, b"authorization"), agent_id)
+        except AosError as e:
+            await _problem(send, e)
+            return
+        manager = StreamableHTTPSessionManager(
+            self.server(tenant, agent_id)._lowlevel_server,
+            json_response=True,
+            stateless=True,
+            security_settings=_NO_REBINDING_CHECK,
+        )
+        async with manager.run():
+            await manager.handle_request(scope, receive, send)
+
+    def server(self, tenant: str, agent_id: str) -> ContextServer:
+        """The agent's server, from the LRU cache or built (about a millisecond)."""
+        key = (tenant, agent_id)
+        server = self._servers.get(key)
+        if server is None:
+            summarizer = self.summarizer_for(tenant, agent_id) if self.summarizer_for else None
+            server = build_server(
+                self.store,
+                tenant,
+                agent_id,
+                budget=self.budget,
+                summarizer=summarizer,
+                noop_tool=self.noop_tool,
+            )
+            self._servers[key] = server
+            if len(self._servers) > self.cache_size:
+                self._servers.popitem(last=False)
+        else:
+            self._servers.move_to_end(key)
+        return server
+
+
+def context_http_app(store: ContextStore, authorize: Authorize, **options: object) -> ContextHttpApp:
+    """The ASGI app to mount at `/mcp/agents` (options: see `ContextHttpApp`)."""
+    return ContextHttpApp(store, authorize, **options)  # type: ignore[arg-type]
+
+
+def _agent_from_path(scope: Scope) -> str:
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    agent_id = path.strip("/")
+    if not SLUG.match(agent_id):
+        raise NotFound(f"no MCP server at '{path}': the URL is /mcp/agents/{{agent_id}}")
+    return agent_id
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _problem(send: Send, e: AosError) -> None:
+    body = json.dumps(
+        {"type": f"urn:aos:problem:{e.kind}", "title": e.title, "status": e.status, "detail": e.detail}
+    ).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
+    if e.status == 401:
+        headers.append((b"www-authenticate", b'Bearer realm="aos"'))
+    await send({"type": "http.response.start", "status": e.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    """Standalone (uvicorn) lifespan: nothing to start; per-request managers own their task groups."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,147 @@
+"""`ContextMCPProvider`: the kernel's way into agents' contexts (see `aos.kernel.context`).
+
+Sessions are real MCP client sessions (the SDK's `Client` on the in-process server), so a brain reads and
+writes its context exactly as an external MCP client does. `record_step` writes through the same store with
+ids `step-{seq}-{index}`, so recording a retried step adds nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any
+
+from mcp import Client
+from mcp_types import CallToolResult, TextContent
+
+from aos import errors
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup
+from aos.kernel.context import ContextProvider, ContextSession
+from aos.model import Decision, Event, agent_key
+from aos.ports import BlobStore, ContextStore, NewEntry
+from mcp_servers.context.compaction import Budget, Compactor, Summarizer
+from mcp_servers.context.server import build_server
+
+#: Error kinds a tool result names (`kind: detail`) mapped back to the AOS error the caller sees.
+_KINDS: dict[str, type[errors.AosError]] = {
+    "version-conflict": errors.VersionConflict,
+    "not-found": errors.NotFound,
+    "payload-too-large": errors.PayloadTooLarge,
+    "storage-unavailable": errors.StorageError,
+}
+_PREFIX = "Error executing tool "
+
+
+def tool_error(tool: str, result: CallToolResult) -> errors.AosError:
+    """The AOS error for an `is_error` tool result: its kind when the server named one, else ValidationFailed."""
+    text = " ".join(c.text for c in result.content if isinstance(c, TextContent)) or "tool failed"
+    text = text.removeprefix(_PREFIX + tool + ": ")
+    kind, sep, detail = text.partition(": ")
+    cls = _KINDS.get(kind) if sep else None
+    if cls is None:
+        return errors.ValidationFailed(f"context tool '{tool}' refused the call: {text}", tool=tool)
+    return cls(detail, tool=tool)
+
+
+class McpContextSession(ContextSession):
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def call(self, tool: str, arguments: dict[str, Any]) -> dict[str, Any]:
+        result = await self._client.call_tool(tool, arguments)
+        if result.is_error:
+            raise tool_error(tool, result)
+        if not isinstance(result.structured_content, dict):
+            raise errors.BrainError(f"context tool '{tool}' returned no structured result", tool=tool)
+        return result.structured_content
+
+    async def tools(self) -> list[dict[str, Any]]:
+        listed = await self._client.list_tools()
+        return [
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in listed.tools
+        ]
+
+
+class ContextMCPProvider(ContextProvider):
+    """Construct once per host: `ContextMCPProvider(stores.context, stores.blobs, budget=Budget(...))`.
+
+    `blobs` is accepted for the hosts' convenience and not used: the ContextStore writes its own blobs.
+
+    `summarizer_for(tenant, agent_id)` may return the agent's brain as a summarizer (or None for the
+    extractive default); it is asked each time a session or step needs one.
+    """
+
+    def __init__(
+        self,
+        store: ContextStore,
+        blobs: BlobStore | None = None,
+        *,
+        budget: Budget | None = None,
+        summarizer_for: Callable[[str, str], Summarizer | None] | None = None,
+    ) -> None:
+        self.store = store
+        self.budget = budget or Budget()
+        self._summarizer_for = summarizer_for
+
+    def _summarizer(self, tenant: str, agent_id: str) -> Summarizer | None:
+        return self._summarizer_for(tenant, agent_id) if self._summarizer_for else None
+
+    async def provision(self, tenant: str, agent_id: str, purpose: str) -> None:
+        limit = max(len(purpose.encode()), ContextStore.DEFAULT_BLOCK_LIMIT)
+        await self.store.put_block(agent_key(tenant, agent_id), "purpose", purpose, limit=limit, force=True)
+
+    def session(self, tenant: str, agent_id: str) -> AbstractAsyncContextManager[ContextSession]:
+        return self._session(tenant, agent_id)
+
+    @asynccontextmanager
+    async def _session(self, tenant: str, agent_id: str) -> AsyncIterator[ContextSession]:
+        server = build_server(
+            self.store, tenant, agent_id, budget=self.budget, summarizer=self._summarizer(tenant, agent_id)
+        )
+        try:
+            async with Client(server, cache=None) as client:
+                yield McpContextSession(client)
+        except BaseExceptionGroup as group:
+            raise _single(group) from None
+
+    async def record_step(
+        self, tenant: str, agent_id: str, seq: int, events: Sequence[Event], decision: Decision
+    ) -> None:
+        key = agent_key(tenant, agent_id)
+        entries = [
+            NewEntry(
+                "event",
+                f"{e.type} from {e.source}" + (f" ({e.subject})" if e.subject else ""),
+                data=e.wire(),
+                id=f"step-{seq}-{i}",
+            )
+            for i, e in enumerate(events)
+        ]
+        effects = ", ".join(f.kind for f in decision.effects) or "no effects"
+        entries.append(
+            NewEntry(
+                "decision",
+                decision.summary or f"decided: {effects}",
+                data=decision.model_dump(mode="json"),
+                id=f"step-{seq}-{len(events)}",
+            )
+        )
+        out = await self.store.append(key, entries)
+        await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
+            key, out.stats
+        )
+
+    async def purge(self, tenant: str, agent_id: str) -> dict[str, int]:
+        return await self.store.purge(agent_key(tenant, agent_id))
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error a session's task group wrapped (the caller's own), so callers see what they raised."""
+    error: BaseException = group
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error
