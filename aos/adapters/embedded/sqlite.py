@@ -3,9 +3,10 @@
 Why: SQLite allows one writer at a time, and two writers on one file stall each other in busy-waits (DESIGN.md
 measured 1.6 s stalls). So every adapter of a process shares one `SqliteDatabase`; each operation is a plain
 function of a `sqlite3.Connection` queued to the writer thread. The thread drains the queue, runs every queued
-operation inside its own SAVEPOINT (a failing operation rolls back alone), commits the whole batch once, then
-wakes all the callers. Under load one fsync covers hundreds of operations: that is how AOS stays well ahead of
-one-commit-per-row engines.
+operation in one transaction, commits the whole batch once, then wakes all the callers. A failing operation
+rolls back alone: the batch is rolled back and run again with one SAVEPOINT per operation, so operations must
+be re-runnable (plain functions of the connection and of values they captured). Under load one commit covers
+hundreds of operations: that is how AOS stays well ahead of one-commit-per-row engines.
 
 Durability: WAL mode. `synchronous=NORMAL` (the default here) survives a process crash, which is the failure
 AOS promises to survive on one machine; `synchronous=FULL` also survives power loss, at a cost per commit.
@@ -160,12 +161,32 @@ class SqliteDatabase:
     def _run_batch(
         self, conn: sqlite3.Connection, batch: list[Any]
     ) -> list[tuple[Any, Any, BaseException | None]]:
-        results: list[tuple[Any, Any, BaseException | None]] = []
+        """Run the batch in one transaction; if any operation fails, redo it with one savepoint per operation.
+
+        Why optimistic: a savepoint costs two statements per operation, and each statement hands the GIL to
+        the event loop and back. Failures are rare (a conflict, a duplicate id), so the fast path runs every
+        operation bare and only a batch holding a failure pays for isolation, by running again.
+        """
         try:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as e:
             err = StorageError(f"SQLite BEGIN failed on {self.path}: {e}")
             return [(fut, None, err) for _, fut in batch]
+        results: list[tuple[Any, Any, BaseException | None]] = []
+        for fn, fut in batch:
+            try:
+                value = fn(conn)
+            except BaseException:  # noqa: BLE001 - the isolated rerun below reports it to its caller
+                conn.execute("ROLLBACK")
+                return self._run_isolated(conn, batch)
+            results.append((fut, value, None))
+        return self._commit(conn, results)
+
+    def _run_isolated(
+        self, conn: sqlite3.Connection, batch: list[Any]
+    ) -> list[tuple[Any, Any, BaseException | None]]:
+        conn.execute("BEGIN IMMEDIATE")
+        results: list[tuple[Any, Any, BaseException | None]] = []
         for fn, fut in batch:
             conn.execute("SAVEPOINT op")
             try:
@@ -177,6 +198,11 @@ class SqliteDatabase:
                 continue
             conn.execute("RELEASE op")
             results.append((fut, value, None))
+        return self._commit(conn, results)
+
+    def _commit(
+        self, conn: sqlite3.Connection, results: list[tuple[Any, Any, BaseException | None]]
+    ) -> list[tuple[Any, Any, BaseException | None]]:
         try:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
@@ -187,7 +213,7 @@ class SqliteDatabase:
             err = StorageError(f"SQLite COMMIT failed on {self.path}: {e}")
             return [(fut, None, err) for fut, _, _ in results]
         self.commits += 1
-        self.operations += len(batch)
+        self.operations += len(results)
         return results
 
 

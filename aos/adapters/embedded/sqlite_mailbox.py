@@ -116,8 +116,10 @@ def _claim(
     if not rows:
         return None
     seq = (conn.execute("SELECT max(seq) FROM steps WHERE key = ?", (key,)).fetchone()[0] or 0) + 1
-    conn.executemany(
-        "UPDATE mailbox SET status = 'claimed', seq = ? WHERE id = ?", [(seq, r[0]) for r in rows]
+    ids = [r[0] for r in rows]
+    conn.execute(
+        f"UPDATE mailbox SET status = 'claimed', seq = ? WHERE id IN ({','.join('?' * len(ids))})",
+        (seq, *ids),
     )
     conn.execute(
         "INSERT INTO steps (key, seq, agent_id, status, attempts, started_at)"
@@ -147,20 +149,20 @@ class SqliteMailbox(Mailbox):
         )
 
         def op(conn: sqlite3.Connection) -> Delivery:
-            seen = conn.execute(
-                "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event.id)
-            ).fetchone()
-            if seen is not None:
-                return Delivery(duplicate=True, agent_keys=tuple(json.loads(seen[0])))
-            cur = conn.execute(
+            fresh = conn.execute(
                 "INSERT INTO events (tenant, event_id, type, event, delivered_to, accepted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, event_id) DO NOTHING RETURNING pos",
                 row,
-            )
+            ).fetchone()
+            if fresh is None:
+                seen = conn.execute(
+                    "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event.id)
+                ).fetchone()
+                return Delivery(duplicate=True, agent_keys=tuple(json.loads(seen[0])))
             conn.executemany(
                 "INSERT INTO mailbox (key, event_id, pos, status) VALUES (?, ?, ?, 'pending')"
                 " ON CONFLICT (key, event_id) DO NOTHING",
-                [(key, event.id, cur.lastrowid) for key in targets],
+                [(key, event.id, fresh[0]) for key in targets],
             )
             return Delivery(duplicate=False, agent_keys=targets)
 
@@ -188,17 +190,19 @@ class SqliteMailbox(Mailbox):
         raw = decision.model_dump_json()
 
         def op(conn: sqlite3.Connection) -> str:
+            cur = conn.execute(
+                "UPDATE steps SET decision = ?, status = 'decided' WHERE key = ? AND seq = ?"
+                " AND decision IS NULL AND status IN ('claimed', 'decided')",
+                (raw, key, seq),
+            )
+            if cur.rowcount:
+                return raw
             status, journaled = _step_status(conn, key, seq)
-            if journaled is not None:
-                return journaled
-            if status not in _OPEN:
+            if journaled is None:
                 raise Conflict(
                     f"step {seq} of '{key}' is {status}: a finished step takes no decision", key=key
                 )
-            conn.execute(
-                "UPDATE steps SET decision = ?, status = 'decided' WHERE key = ? AND seq = ?", (raw, key, seq)
-            )
-            return raw
+            return journaled
 
         return Decision.model_validate_json(await self._db.write(op))
 
@@ -212,18 +216,19 @@ class SqliteMailbox(Mailbox):
         now = self._clock.now().isoformat()
 
         def op(conn: sqlite3.Connection) -> None:
-            status, _ = _step_status(conn, key, seq)
-            if status == to.value:
+            cur = conn.execute(
+                "UPDATE steps SET status = ?, error = ?, finished_at = ?"
+                " WHERE key = ? AND seq = ? AND status IN ('claimed', 'decided')",
+                (to.value, error, now, key, seq),
+            )
+            if cur.rowcount:
+                conn.execute("UPDATE mailbox SET status = ? WHERE key = ? AND seq = ?", (to.value, key, seq))
                 return
-            if status not in _OPEN:
+            status, _ = _step_status(conn, key, seq)
+            if status != to.value:
                 raise Conflict(
                     f"step {seq} of '{key}' is already {status}; it cannot become {to.value}", key=key
                 )
-            conn.execute(
-                "UPDATE steps SET status = ?, error = ?, finished_at = ? WHERE key = ? AND seq = ?",
-                (to.value, error, now, key, seq),
-            )
-            conn.execute("UPDATE mailbox SET status = ? WHERE key = ? AND seq = ?", (to.value, key, seq))
 
         await self._db.write(op)
 
