@@ -1,0 +1,83 @@
+"""The README, run as written: `make run`, then the five-minute tour's commands against that server."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, Server, start, wait_until
+
+pytestmark = pytest.mark.e2e
+
+SKIP = re.compile(r"^(source \.venv/bin/activate|export AOS_URL=|export AOS_API_KEY=)")
+
+
+def tour_blocks() -> list[str]:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Five-minute tour", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```sh\n(.*?)```", section, re.S)
+    assert len(blocks) >= 3, "the tour lost its command blocks"
+    return ["\n".join(line for line in b.splitlines() if not SKIP.match(line)) for b in blocks]
+
+
+def test_make_run_boots_with_the_samples_and_stops_cleanly(tmp_path: Path) -> None:
+    server = start(tmp_path / "data", command=["make", "--no-print-directory", "run"])
+    try:
+        with server.client() as api:
+            ids = [a["id"] for a in api.get("/api/agents").json()["items"]]
+        assert ids == ["billing-desk", "reporter", "tech-desk", "triage"]
+    finally:
+        assert server.stop() in (0, 2, -15)  # make itself may die of the SIGTERM its process group got
+    banner = server.log.read_text()
+    assert "AOS is up at" in banner and "/api/docs" in banner
+
+
+def test_the_readme_tour_runs_as_written(server: Server, tmp_path: Path) -> None:
+    for block in tour_blocks():
+        script = "set -euo pipefail\n" + block
+        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=server.env(), capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, f"tour block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+
+    with server.client() as api:
+        def resolved() -> bool:
+            log = api.get("/api/events", params={"type": "ticket.resolved"}).json()["items"]
+            return len(log) >= 3
+
+        wait_until(resolved, what="three tickets resolved")
+        state = api.get("/api/agents/triage/state").json()["state"]
+        assert state["routed"] >= 3 and state["resolved"] >= 3
+        assert api.get("/api/agents/echo").status_code == 404  # the tour purged it
+
+
+def test_cron_wakes_a_sleeping_agent(server: Server) -> None:
+    spec = {"id": "ticker", "schedule": ["* * * * * */1"],  # croniter's 6th field: seconds
+            "brain": {"kind": "scripted", "settings": {"rules": [
+                {"match": {"type": "aos.timer"}, "then": [{"emit": {"type": "tick", "data": "{{ event.data }}"}}]}]}}}
+    with server.client() as api:
+        assert api.post("/api/agents", json=spec).status_code == 201
+        ticks = wait_until(lambda: len(api.get("/api/events", params={"type": "tick"}).json()["items"]) >= 2,
+                           what="two cron wakes")
+        assert ticks
+        scheduled = [e["event"]["data"]["scheduled_for"]
+                     for e in api.get("/api/events", params={"type": "tick"}).json()["items"]]
+        assert len(set(scheduled)) == len(scheduled), "a wake was delivered twice"
+
+
+def test_cli_reports_api_errors_clearly(server: Server, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: Not A Slug\nbrain: {kind: scripted}\n")
+    cases = [
+        (["aos", "agents", "show", "ghost"], "404 Not found: agent 'ghost' does not exist"),
+        (["aos", "agents", "register", str(bad)], "422 Invalid input"),
+        (["aos", "agents", "resume", "triage"], "409 Invalid lifecycle transition"),
+        (["aos", "send", "x.y", "--data", "{oops"], "--data is not valid JSON"),
+        (["aos", "agents", "ls", "--key", "wrong"], "401 Unauthorized: unknown API key"),
+    ]
+    for argv, message in cases:
+        done = subprocess.run(argv, env=server.env(), capture_output=True, text=True, timeout=30)
+        assert done.returncode != 0, argv
+        assert message in " ".join(done.stderr.split()), (argv, done.stderr)
