@@ -1,0 +1,382 @@
+"""Wakes benchmark: how many events per second AOS turns into agent steps, how fast, and what idle agents cost.
+
+    .venv/bin/python bench/wakes.py            # full run (targets of issue 2, 2 cores)
+    .venv/bin/python bench/wakes.py --quick    # smoke run, a few seconds
+
+Three phases, each on the embedded SQLite backend (WAL, one writer thread, group commit) in a temp dir:
+
+1. Throughput: N agents with a no-op `python` brain, each subscribed to its own event type; M events published by
+   concurrent publishers as fast as they go. Figures: events/s from the first publish to the last finished step
+   (every event is counted as processed from the step outcomes and checked against the mailbox, not assumed),
+   event→step latency p50/p99 (publish call → the brain sees the event), peak RSS of the process.
+2. Latency at a fixed rate: an open-loop publisher at R events/s (default 1,000) for S seconds. Latency counts from
+   the event's *scheduled* send time, so a stalled publisher shows up in the figure (no coordinated omission).
+3. Idle agents: a child process bulk-inserts I agents (default 100,000) through the registry adapter, then a fresh
+   child process boots `System.open` on that data dir. Figures: process start → ready, `System.open` alone, RSS
+   after boot. Booting must not load agents, so neither figure may grow with I.
+
+Exit status: 0 when the run completes; 1 when an event was lost (a correctness failure, whatever the speed);
+with `--check-targets`, 2 when a figure misses its target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(1, str(HERE.parent))
+
+T_PROCESS = time.perf_counter()  # as early as possible: the boot child measures from here
+
+ENTRYPOINT = "wakes_brain:noop"
+TENANT = "default"
+ADMIN_KEY = "bench-admin-key-0123456789"
+
+TARGET_EVENTS_PER_S = 5_000
+TARGET_P99_MS = 20.0
+TARGET_BOOT_S = 2.0
+TARGET_BOOT_RSS_MB = 300.0
+
+
+@dataclass
+class Figure:
+    label: str
+    value: str
+    target: str = ""
+    ok: bool | None = None
+
+    def line(self) -> str:
+        verdict = "" if self.ok is None else ("  OK" if self.ok else "  MISS")
+        target = f"  (target {self.target})" if self.target else ""
+        return f"  {self.label:<34} {self.value:>18}{target}{verdict}"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def rss_mb_now() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def bench_config(data_dir: Path, workers: int | None) -> object:
+    from aos.config import Config
+
+    extra = {"workers": workers} if workers else {}
+    return Config(backend="embedded", data_dir=data_dir, admin_key=ADMIN_KEY, **extra)
+
+
+def bench_spec(agent_id: str, event_type: str) -> object:
+    from aos.model import AgentSpec, BrainSpec, Subscription
+
+    return AgentSpec(
+        id=agent_id,
+        purpose="benchmark",
+        brain=BrainSpec(kind="python", settings={"entrypoint": ENTRYPOINT}),
+        subscriptions=[Subscription(type=event_type)],
+    )
+
+
+# ---------------------------------------------------------------- phases 1 and 2
+
+
+class Tracker:
+    """Counts processed events from step outcomes, so "done" is observed, never assumed."""
+
+    def __init__(self, kernel: object) -> None:
+        self.processed = 0
+        self.failed_steps = 0
+        self.expected = 0
+        self.last_done = 0.0
+        self.all_done = asyncio.Event()
+        self._run_step = kernel.run_step  # type: ignore[attr-defined]
+        kernel.run_step = self._wrapped  # type: ignore[attr-defined]
+
+    def expect(self, total: int) -> None:
+        self.processed, self.expected, self.failed_steps = 0, total, 0
+        self.all_done.clear()
+
+    async def _wrapped(self, key: str) -> object:
+        outcome = await self._run_step(key)
+        if outcome is not None:
+            if outcome.status == "done":
+                self.processed += outcome.events
+                self.last_done = time.perf_counter()
+                if self.processed >= self.expected:
+                    self.all_done.set()
+            else:
+                self.failed_steps += 1
+        return outcome
+
+
+async def register_agents(kernel: object, count: int) -> float:
+    started = time.perf_counter()
+    ids = [f"bench-{i:06d}" for i in range(count)]
+    for lo in range(0, count, 200):
+        await asyncio.gather(*(kernel.register(TENANT, bench_spec(a, f"bench.{a}")) for a in ids[lo:lo + 200]))  # type: ignore[attr-defined]
+    return time.perf_counter() - started
+
+
+async def wait_all(tracker: Tracker, timeout_s: float) -> None:
+    try:
+        async with asyncio.timeout(timeout_s):
+            await tracker.all_done.wait()
+    except TimeoutError:
+        print(f"  !! only {tracker.processed} of {tracker.expected} events processed after {timeout_s:.0f}s "
+              f"({tracker.failed_steps} failed steps)")
+        raise
+
+
+async def throughput(system: object, tracker: Tracker, agents: int, events: int, publishers: int) -> dict[str, float]:
+    from wakes_brain import SEEN
+
+    from aos.model import Event
+
+    kernel = system.kernel  # type: ignore[attr-defined]
+    sent: dict[str, float] = {}
+    SEEN.clear()
+    tracker.expect(events)
+
+    async def publisher(p: int) -> None:
+        for i in range(p, events, publishers):
+            event = Event(id=f"t-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
+            sent[event.id] = time.perf_counter()
+            result = await kernel.publish(TENANT, event)
+            if len(result.delivered_to) != 1:
+                raise RuntimeError(f"event {event.id} delivered to {result.delivered_to}, expected one agent")
+
+    started = time.perf_counter()
+    await asyncio.gather(*(publisher(p) for p in range(publishers)))
+    published = time.perf_counter()
+    await wait_all(tracker, timeout_s=max(60.0, events / 500))
+    elapsed = tracker.last_done - started
+    latencies = [(SEEN[i] - sent[i]) * 1000 for i in sent if i in SEEN]
+    return {
+        "elapsed_s": elapsed,
+        "publish_s": published - started,
+        "events_per_s": events / elapsed,
+        "seen": len(latencies),
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies),
+        "failed_steps": tracker.failed_steps,
+    }
+
+
+async def open_loop(system: object, tracker: Tracker, agents: int, rate: float, seconds: float) -> dict[str, float]:
+    """Publish at `rate` events/s whatever happens to earlier publishes (each publish is its own task)."""
+    from wakes_brain import SEEN
+
+    from aos.model import Event
+
+    kernel = system.kernel  # type: ignore[attr-defined]
+    total = int(rate * seconds)
+    scheduled: dict[str, float] = {}
+    SEEN.clear()
+    tracker.expect(total)
+    tasks: list[asyncio.Task[object]] = []
+    started = time.perf_counter()
+    i = 0
+    while i < total:
+        due = min(total, int((time.perf_counter() - started) * rate) + 1)
+        while i < due:
+            event = Event(id=f"o-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
+            scheduled[event.id] = started + i / rate
+            tasks.append(asyncio.create_task(kernel.publish(TENANT, event)))
+            i += 1
+        await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
+    await asyncio.gather(*tasks)
+    await wait_all(tracker, timeout_s=max(60.0, seconds * 5))
+    achieved = total / (time.perf_counter() - started)
+    latencies = [(SEEN[i] - scheduled[i]) * 1000 for i in scheduled if i in SEEN]
+    return {
+        "events": total,
+        "seen": len(latencies),
+        "rate": achieved,
+        "p50_ms": percentile(latencies, 0.50),
+        "p99_ms": percentile(latencies, 0.99),
+        "max_ms": max(latencies),
+        "failed_steps": tracker.failed_steps,
+    }
+
+
+async def processed_in_store(system: object) -> int:
+    """Mailbox rows marked done: the store's own count, independent of the in-process tracker."""
+    db = system.stores.mailbox._db  # type: ignore[attr-defined]  # bench-only peek at the adapter
+    row = await db.read(lambda conn: conn.execute("SELECT count(*) FROM mailbox WHERE status = 'done'").fetchone())
+    return int(row[0])
+
+
+async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Figure], bool]:
+    from aos.runtime import System
+
+    figures: list[Figure] = []
+    async with System.open(bench_config(data_dir, args.workers)) as system:  # type: ignore[arg-type]
+        tracker = Tracker(system.kernel)
+        reg_s = await register_agents(system.kernel, args.agents)
+        workers = system.runtime.stats()["workers"]
+        print(f"phase 1: {args.events:,} events → {args.agents:,} agents, {args.publishers} publishers, "
+              f"{workers} workers (registered the agents in {reg_s:.1f}s)")
+        t = await throughput(system, tracker, args.agents, args.events, args.publishers)
+        in_store = await processed_in_store(system)
+        lost = t["seen"] != args.events or in_store != args.events
+        figures += [
+            Figure("events processed (brain / store)", f"{t['seen']:,} / {in_store:,}", f"{args.events:,}",
+                   not lost),
+            Figure("sustained events/s end to end", f"{t['events_per_s']:,.0f}", f"≥ {TARGET_EVENTS_PER_S:,}",
+                   t["events_per_s"] >= TARGET_EVENTS_PER_S),
+            Figure("publish phase alone (events/s)", f"{args.events / t['publish_s']:,.0f}"),
+            Figure("event→step latency p50 (ms)", f"{t['p50_ms']:.1f}"),
+            Figure("event→step latency p99 (ms)", f"{t['p99_ms']:.1f}"),
+            Figure("peak RSS (MB)", f"{peak_rss_mb():.0f}"),
+        ]
+        _show(figures)
+
+        print(f"phase 2: open loop at {args.rate:,.0f} events/s for {args.seconds:.0f}s → {args.agents:,} agents")
+        o = await open_loop(system, tracker, args.agents, args.rate, args.seconds)
+        lost2 = o["seen"] != o["events"]
+        second = [
+            Figure("events processed (brain)", f"{o['seen']:,}", f"{o['events']:,}", not lost2),
+            Figure("achieved rate (events/s)", f"{o['rate']:,.0f}"),
+            Figure("fixed-rate latency p50 (ms)", f"{o['p50_ms']:.1f}"),
+            Figure("fixed-rate latency p99 (ms)", f"{o['p99_ms']:.1f}", f"≤ {TARGET_P99_MS:.0f}",
+                   o["p99_ms"] <= TARGET_P99_MS),
+            Figure("fixed-rate latency max (ms)", f"{o['max_ms']:.1f}"),
+        ]
+        _show(second)
+        db = system.stores.mailbox._db  # type: ignore[attr-defined]
+        print(f"  (store: {db.operations:,} operations in {db.commits:,} commits)")
+    return figures + second, lost or lost2
+
+
+# ---------------------------------------------------------------- phase 3
+
+
+async def populate(data_dir: Path, count: int) -> None:
+    """Child process: insert `count` active idle agents through the registry adapter, in big groups."""
+    from aos.adapters.embedded import open_sqlite
+    from aos.model import AgentRecord, AgentState
+
+    stores = await open_sqlite(data_dir)
+    try:
+        for lo in range(0, count, 2000):
+            records = [
+                AgentRecord(tenant=TENANT, spec=bench_spec(f"idle-{i:07d}", f"idle.{i}"), state=AgentState.ACTIVE)
+                for i in range(lo, min(count, lo + 2000))
+            ]
+            await asyncio.gather(*(stores.registry.create(r) for r in records))
+        print(json.dumps({"agents": await stores.registry.count()}))
+    finally:
+        await stores.close()
+
+
+async def boot(data_dir: Path) -> None:
+    """Child process: boot a full System on `data_dir`, report when it is ready, then shut it down."""
+    from aos.runtime import System
+
+    opened = time.perf_counter()
+    async with System.open(bench_config(data_dir, None)) as system:  # type: ignore[arg-type]
+        ready = time.perf_counter()
+        report = {"ready_s": ready - T_PROCESS, "open_s": ready - opened, "rss_mb": rss_mb_now()}
+        report["agents"] = await system.stores.registry.count()
+        print(json.dumps(report), flush=True)
+
+
+def child(*argv: str) -> tuple[dict[str, float], float]:
+    started = time.perf_counter()
+    out = subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv], capture_output=True, text=True,
+                         check=False, timeout=600)
+    wall = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(f"child {argv} failed ({out.returncode}):\n{out.stderr}")
+    return json.loads(out.stdout.strip().splitlines()[-1]), wall
+
+
+def phase_3(args: argparse.Namespace, data_dir: Path) -> list[Figure]:
+    print(f"phase 3: boot with {args.idle:,} registered idle agents")
+    made, populate_s = child("--populate", str(data_dir), str(args.idle))
+    print(f"  (inserted {made['agents']:,} agents through the registry adapter in {populate_s:.1f}s)")
+    report, _ = child("--boot", str(data_dir))
+    figures = [
+        Figure("agents in registry", f"{report['agents']:,}"),
+        Figure("boot: process start → ready (s)", f"{report['ready_s']:.2f}", f"≤ {TARGET_BOOT_S:.0f}",
+               report["ready_s"] <= TARGET_BOOT_S),
+        Figure("boot: System.open alone (s)", f"{report['open_s']:.3f}"),
+        Figure("RSS after boot (MB)", f"{report['rss_mb']:.0f}", f"≤ {TARGET_BOOT_RSS_MB:.0f}",
+               report["rss_mb"] <= TARGET_BOOT_RSS_MB),
+    ]
+    _show(figures)
+    return figures
+
+
+# ---------------------------------------------------------------- main
+
+
+def _show(figures: list[Figure]) -> None:
+    for figure in figures:
+        print(figure.line(), flush=True)
+
+
+def parse(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--agents", type=int, default=1_000, help="agents with a no-op brain (phases 1-2)")
+    p.add_argument("--events", type=int, default=50_000, help="events published in phase 1")
+    p.add_argument("--publishers", type=int, default=32, help="concurrent publishers in phase 1")
+    p.add_argument("--workers", type=int, default=None, help="runtime workers (default: AOS's own default)")
+    p.add_argument("--rate", type=float, default=1_000.0, help="open-loop rate of phase 2 (events/s)")
+    p.add_argument("--seconds", type=float, default=10.0, help="duration of phase 2")
+    p.add_argument("--idle", type=int, default=100_000, help="registered idle agents in phase 3")
+    p.add_argument("--quick", action="store_true", help="smoke run with small numbers (a few seconds)")
+    p.add_argument("--check-targets", action="store_true", help="exit 2 when a figure misses its target")
+    p.add_argument("--populate", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
+    p.add_argument("--boot", metavar="DIR", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.agents, args.events, args.idle, args.seconds = 50, 2_000, 5_000, 2.0
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    if args.populate:
+        asyncio.run(populate(Path(args.populate[0]), int(args.populate[1])))
+        return 0
+    if args.boot:
+        asyncio.run(boot(Path(args.boot)))
+        return 0
+    print(f"AOS wakes benchmark · {os.cpu_count()} cores · python {sys.version.split()[0]}")
+    with tempfile.TemporaryDirectory(prefix="aos-bench-") as tmp:
+        figures, lost = asyncio.run(phases_1_2(args, Path(tmp) / "wakes"))
+        figures += phase_3(args, Path(tmp) / "idle")
+    if lost:
+        print("FAILED: events were lost")
+        return 1
+    missed = [f.label for f in figures if f.ok is False]
+    print("all targets met" if not missed else f"missed: {', '.join(missed)}")
+    return 2 if missed and args.check_targets else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
