@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 import yaml
@@ -58,7 +58,7 @@ def _print_json(value: Any) -> None:
 def up(
     host: str = typer.Option(None, help="interface [env AOS_HOST, default 127.0.0.1]"),
     port: int = typer.Option(None, help="port [env AOS_PORT, default 7071]"),
-    data_dir: Path = typer.Option(None, "--data-dir", help="data directory [env AOS_DATA_DIR, default .aos]"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="data directory [env AOS_DATA_DIR, default .aos]"),  # noqa: B008
     workers: int = typer.Option(None, help="concurrent steps [env AOS_WORKERS, default 4]"),
     backend: str = typer.Option(None, help="embedded | memory [env AOS_BACKEND]"),
     samples: bool = typer.Option(False, "--samples", help="register the sample agents from examples/"),
@@ -75,17 +75,17 @@ def up(
 
 
 @app.command()
-def health(url: Optional[str] = UrlOpt) -> None:
+def health(url: str | None = UrlOpt) -> None:
     """Is AOS up?"""
     _print_json(_run(url, None, lambda c: c.get("/api/health")))
 
 
 @agents_app.command("ls")
 def agents_ls(
-    state: Optional[str] = typer.Option(None, help="registered|active|suspended|retired|failed"),
-    label: list[str] = typer.Option([], help="key=value (repeatable)"),
-    limit: int = 50, cursor: Optional[str] = None,
-    url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt, as_json: bool = JsonOpt,
+    state: str | None = typer.Option(None, help="registered|active|suspended|retired|failed"),
+    label: list[str] = typer.Option([], help="key=value (repeatable)"),  # noqa: B008
+    limit: int = 50, cursor: str | None = None,
+    url: str | None = UrlOpt, key: str | None = KeyOpt, as_json: bool = JsonOpt,
 ) -> None:
     """List agents."""
     page = _run(url, key, lambda c: c.get("/api/agents", state=state, label=label or None, limit=limit,
@@ -103,7 +103,7 @@ def agents_ls(
 
 
 @agents_app.command("show")
-def agents_show(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def agents_show(agent: str, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Show one agent."""
     _print_json(_run(url, key, lambda c: c.get(f"/api/agents/{agent}")))
 
@@ -122,7 +122,7 @@ def load_spec(path: Path) -> Any:
 
 
 @agents_app.command("register")
-def agents_register(file: Path, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def agents_register(file: Path, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Register an agent from a YAML or JSON spec file."""
     spec = load_spec(file)
     record = _run(url, key, lambda c: c.post("/api/agents", spec))
@@ -130,14 +130,14 @@ def agents_register(file: Path, url: Optional[str] = UrlOpt, key: Optional[str] 
 
 
 @agents_app.command("suspend")
-def agents_suspend(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def agents_suspend(agent: str, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Suspend an agent (its mail is kept)."""
     record = _run(url, key, lambda c: c.post(f"/api/agents/{agent}/suspend"))
     out.print(f"{record['id']}: {record['state']}")
 
 
 @agents_app.command("resume")
-def agents_resume(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def agents_resume(agent: str, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Resume a suspended or failed agent."""
     record = _run(url, key, lambda c: c.post(f"/api/agents/{agent}/resume"))
     out.print(f"{record['id']}: {record['state']}")
@@ -145,7 +145,7 @@ def agents_resume(agent: str, url: Optional[str] = UrlOpt, key: Optional[str] = 
 
 @agents_app.command("rm")
 def agents_rm(agent: str, purge: bool = typer.Option(False, help="also delete mail, state and context"),
-              url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+              url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Retire an agent (or purge it)."""
     _print_json(_run(url, key, lambda c: c.delete(f"/api/agents/{agent}", purge=str(purge).lower())))
 
@@ -155,10 +155,10 @@ def send(
     type: str = typer.Argument(..., help="CloudEvent type, e.g. ticket.created"),
     data: str = typer.Option("null", help="JSON data"),
     source: str = typer.Option("aos://cli", help="CloudEvent source"),
-    subject: Optional[str] = None,
-    to: Optional[str] = typer.Option(None, help="also address this agent directly"),
-    id: Optional[str] = typer.Option(None, help="event id (a repeated id is accepted once)"),
-    url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt,
+    subject: str | None = None,
+    to: str | None = typer.Option(None, help="also address this agent directly"),
+    id: str | None = typer.Option(None, help="event id (a repeated id is accepted once)"),
+    url: str | None = UrlOpt, key: str | None = KeyOpt,
 ) -> None:
     """Publish a CloudEvent."""
     try:
@@ -177,7 +177,7 @@ def send(
 
 
 @app.command()
-def steps(agent: str, limit: int = 10, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt,
+def steps(agent: str, limit: int = 10, url: str | None = UrlOpt, key: str | None = KeyOpt,
           as_json: bool = JsonOpt) -> None:
     """What an agent received, decided and emitted, newest first."""
     page = _run(url, key, lambda c: c.get(f"/api/agents/{agent}/steps", limit=limit))
@@ -204,8 +204,8 @@ def _effect_line(effect: dict[str, Any]) -> str:
 
 
 @app.command()
-def events(type: Optional[str] = typer.Option(None, help="type prefix"), limit: int = 20,
-           url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt, as_json: bool = JsonOpt) -> None:
+def events(type: str | None = typer.Option(None, help="type prefix"), limit: int = 20,
+           url: str | None = UrlOpt, key: str | None = KeyOpt, as_json: bool = JsonOpt) -> None:
     """The tenant's event log, newest first."""
     page = _run(url, key, lambda c: c.get("/api/events", type=type, limit=limit))
     if as_json:
@@ -217,21 +217,21 @@ def events(type: Optional[str] = typer.Option(None, help="type prefix"), limit: 
 
 
 @keys_app.command("issue")
-def keys_issue(role: str, agent: Optional[str] = typer.Option(None, help="for role agent"),
-               name: str = "", url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def keys_issue(role: str, agent: str | None = typer.Option(None, help="for role agent"),
+               name: str = "", url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Issue a key; its secret is printed once."""
     issued = _run(url, key, lambda c: c.post("/api/keys", {"role": role, "agent_id": agent, "name": name}))
     out.print(f"key {issued['id']} ({issued['role']}): {issued['secret']}")
 
 
 @keys_app.command("ls")
-def keys_ls(url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def keys_ls(url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """List keys (no secrets)."""
     _print_json(_run(url, key, lambda c: c.get("/api/keys")))
 
 
 @keys_app.command("revoke")
-def keys_revoke(key_id: str, url: Optional[str] = UrlOpt, key: Optional[str] = KeyOpt) -> None:
+def keys_revoke(key_id: str, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
     """Revoke a key."""
     revoked = _run(url, key, lambda c: c.delete(f"/api/keys/{key_id}"))
     out.print(f"key {revoked['id']} revoked at {revoked['revoked_at']}")

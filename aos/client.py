@@ -22,7 +22,7 @@ class Client:
         self._http = httpx.Client(base_url=url.rstrip("/"), headers=headers, timeout=timeout, transport=transport)
         self.url = url
 
-    def __enter__(self) -> Client:
+    def __enter__(self) -> Client:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from aos.errors import ValidationFailed
 from aos.api.deps import caller, idempotent, system
 from aos.api.views import AgentPage, AgentView, MessageIn, PublishResult, StateView, StepPage
+from aos.errors import ValidationFailed
 from aos.kernel import Caller
 from aos.model import SENDER_EXT, TARGET_EXT, AgentSpec, AgentState, Event, Role, validate_slug
 

@@ -28,7 +28,7 @@ class AgentView(BaseModel):
     links: dict[str, str]
 
     @classmethod
-    def of(cls, record: AgentRecord, running: bool, pending: int | None = None) -> "AgentView":
+    def of(cls, record: AgentRecord, running: bool, pending: int | None = None) -> AgentView:
         return cls(
             id=record.id, tenant=record.tenant, state=record.state.value,
             activity="running" if running else "idle", version=record.version, spec=record.spec,
@@ -62,7 +62,7 @@ class EventView(BaseModel):
     accepted_at: datetime
 
     @classmethod
-    def of(cls, accepted: AcceptedEvent) -> "EventView":
+    def of(cls, accepted: AcceptedEvent) -> EventView:
         names = [key.partition("/")[2] or key for key in accepted.delivered_to]
         return cls(pos=accepted.pos, event=accepted.event.wire(), delivered_to=names,
                    accepted_at=accepted.accepted_at)
@@ -98,7 +98,7 @@ class KeyView(BaseModel):
     revoked_at: datetime | None
 
     @classmethod
-    def of(cls, record: ApiKeyRecord) -> "KeyView":
+    def of(cls, record: ApiKeyRecord) -> KeyView:
         return cls(id=record.id, tenant=record.tenant, role=record.role, agent_id=record.agent_id,
                    name=record.name, created_at=record.created_at, revoked_at=record.revoked_at)
 

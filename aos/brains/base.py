@@ -8,8 +8,9 @@ raises `BrainError` (or `NotConfigured`) with what to do about it; it never retu
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aos.model import AgentSpec, Decision, Event
 
@@ -26,13 +27,13 @@ class BrainContext:
     spec: AgentSpec
     seq: int
     state: dict[str, Any]
-    open_context: Callable[[], Awaitable["ContextSession | None"]] = field(repr=False)
+    open_context: Callable[[], Awaitable[ContextSession | None]] = field(repr=False)
 
     @property
     def agent_id(self) -> str:
         return self.spec.id
 
-    async def context(self) -> "ContextSession | None":
+    async def context(self) -> ContextSession | None:
         """The agent's context session, or None when the host runs without ContextMCPServers."""
         return await self.open_context()
 

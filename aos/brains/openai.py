@@ -69,7 +69,7 @@ class OpenAIBrain(Brain):
         calls = tokens = 0
         for _ in range(self._max_rounds):
             reply = await self._complete(messages, tools)
-            calls += 1
+            calls += 1  # noqa: SIM113 - counts model calls, not loop rounds
             tokens += int((reply.get("usage") or {}).get("total_tokens", 0))
             message = _first_message(reply)
             messages.append(message)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -72,7 +73,7 @@ class PythonBrain(Brain):
                 result = await result
         except (BrainError, TimeoutError):
             raise
-        except Exception as e:  # noqa: BLE001 - user code: any error becomes a failed step with its reason
+        except Exception as e:
             raise BrainError(f"python brain '{self._entry}' raised {type(e).__name__}: {e}") from e
         return to_decision(result, self._entry)
 

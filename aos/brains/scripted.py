@@ -29,8 +29,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aos.brains.base import Brain, BrainContext, BrainFactory
 from aos.errors import ValidationFailed
-from aos.model import AgentSpec, Decision, EmitEffect, Event, NoteEffect, SendEffect, StateEffect
 from aos.kernel.router import type_matches
+from aos.model import AgentSpec, Decision, EmitEffect, Event, NoteEffect, SendEffect, StateEffect
 
 _TEMPLATE = re.compile(r"\{\{\s*([a-zA-Z_][\w.-]*)\s*\}\}")
 _WHOLE = re.compile(r"^\{\{\s*([a-zA-Z_][\w.-]*)\s*\}\}$")

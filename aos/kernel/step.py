@@ -11,6 +11,7 @@ Failure handling, by cause:
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from contextlib import AsyncExitStack
 from typing import Any
@@ -36,18 +37,25 @@ async def run_step(kernel: Any, key: str) -> Any:
     if record.state is not AgentState.ACTIVE:
         return None
     mailbox = kernel.stores.mailbox
+    max_events = record.spec.limits.max_events_per_step
     kernel.running.add(key)
     try:
-        claim: Claim | None = await mailbox.begin_step(key, agent_id, record.spec.limits.max_events_per_step)
+        # One round trip for both: the state cannot change before the claim, since only this agent's own
+        # (serialized) steps write it; a retried step sees what an earlier attempt already put.
+        claim, (state, version) = await asyncio.gather(
+            mailbox.begin_step(key, agent_id, max_events), kernel.stores.state.get(key)
+        )
         if claim is None:
             return None
+        # A fresh claim smaller than a full batch emptied the mailbox: later mail notifies on its own.
+        more = claim.attempts > 1 or len(claim.events) >= max_events
         if claim.attempts > kernel.options.max_attempts:
             error = f"gave up after {claim.attempts - 1} attempts that did not finish (crash or storage errors)"
             return await _fail(kernel, record, claim, error)
         decision = claim.decision
         if decision is None:
             try:
-                decision = await _decide(kernel, record, claim)
+                decision = await _decide(kernel, record, claim, state)
             except (AosError, TimeoutError, ValueError) as e:
                 if isinstance(e, StorageError):
                     raise
@@ -55,14 +63,15 @@ async def run_step(kernel: Any, key: str) -> Any:
             decision = await mailbox.record_decision(key, claim.seq, decision)
         if kernel.fault:
             await kernel.fault("decided")
-        await _apply(kernel, record, claim.seq, decision)
+        await _apply(kernel, record, claim.seq, decision, state, version)
         if kernel.context is not None:
             await kernel.context.record_step(tenant, agent_id, claim.seq, claim.events, decision)
         if kernel.fault:
             await kernel.fault("applied")
         await mailbox.complete_step(key, claim.seq)
         await kernel.note_step_result(record, None)
-        return StepOutcome(agent_id, claim.seq, "done", len(claim.events), len(decision.effects), claim.attempts)
+        return StepOutcome(agent_id, claim.seq, "done", len(claim.events), len(decision.effects), claim.attempts,
+                           more=more)
     finally:
         kernel.running.discard(key)
 
@@ -84,8 +93,7 @@ async def _fail(kernel: Any, record: AgentRecord, claim: Claim, error: str) -> A
     return StepOutcome(record.id, claim.seq, "failed", len(claim.events), 0, claim.attempts, error)
 
 
-async def _decide(kernel: Any, record: AgentRecord, claim: Claim) -> Decision:
-    state, _ = await kernel.stores.state.get(record.key)
+async def _decide(kernel: Any, record: AgentRecord, claim: Claim, state: dict[str, Any]) -> Decision:
     brain = kernel.brain_for(record)
     async with AsyncExitStack() as stack:
         session: list[ContextSession | None] = []
@@ -99,17 +107,19 @@ async def _decide(kernel: Any, record: AgentRecord, claim: Claim) -> Decision:
                     session.append(await stack.enter_async_context(cm))
             return session[0]
 
-        ctx = BrainContext(record.tenant, record.spec, claim.seq, state, open_context)
+        ctx = BrainContext(record.tenant, record.spec, claim.seq, copy.deepcopy(state), open_context)
         async with asyncio.timeout(record.spec.limits.step_timeout_s):
             decision = await brain.decide(ctx, list(claim.events))
     if not isinstance(decision, Decision):
-        raise ValueError(f"brain returned {type(decision).__name__}, not a Decision")
+        raise ValueError(f"brain returned {type(decision).__name__}, not a Decision")  # noqa: TRY004 - a failed step, not a bug
     return decision
 
 
-async def _apply(kernel: Any, record: AgentRecord, seq: int, decision: Decision) -> None:
-    """Apply effects in order: state first (one compare-and-set), then events with deterministic ids."""
-    state, version = await kernel.stores.state.get(record.key)
+async def _apply(
+    kernel: Any, record: AgentRecord, seq: int, decision: Decision, state: dict[str, Any], version: int
+) -> None:
+    """Apply effects in order: state first (one compare-and-set on the state read at the claim), then events
+    with deterministic ids."""
     new_state = merged_state(state, decision)
     if new_state is not None and new_state != state:
         await kernel.stores.state.put(record.key, new_state, version)

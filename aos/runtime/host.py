@@ -115,7 +115,7 @@ class EmbeddedRuntime:
         timers, workers = self._tasks[self._workers:], self._tasks[: self._workers]
         for task in timers:
             task.cancel()
-        done, pending = await asyncio.wait(workers, timeout=grace_s)
+        _, pending = await asyncio.wait(workers, timeout=grace_s)
         for task in pending:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -128,27 +128,27 @@ class EmbeddedRuntime:
             try:
                 outcome = await self.kernel.run_step(key)
                 if outcome is not None:
-                    more = True
+                    more = outcome.more
                     if outcome.status == "done":
                         self.steps_done += 1
                     else:
                         self.steps_failed += 1
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - storage trouble: logged; the step stays unfinished for the sweep
+            except Exception:
                 log.exception("step of %s did not finish; the sweep will retry it", key)
             finally:
                 if not self.queue.closed:
                     await self.queue.done(key, more)
 
-    async def _every(self, interval: float, action: "asyncio.Future[None] | object") -> None:
+    async def _every(self, interval: float, action: asyncio.Future[None] | object) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
                 await action()  # type: ignore[operator]
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - a failed tick is retried at the next interval, and logged
+            except Exception:
                 log.exception("periodic task failed; retrying in %.1fs", interval)
 
     async def _tick(self) -> None:

@@ -58,7 +58,7 @@ class System:
 
     @classmethod
     def open(cls, config: Config, *, brains: Brains | None = None, run: bool = True,
-             options: KernelOptions | None = None) -> "_SystemContext":
+             options: KernelOptions | None = None) -> _SystemContext:
         return _SystemContext(config, brains, run, options)
 
 

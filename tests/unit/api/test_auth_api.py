@@ -66,7 +66,7 @@ async def test_agent_keys_need_an_existing_agent(api: httpx.AsyncClient) -> None
 async def test_tenant_comes_from_the_key(api: httpx.AsyncClient, system) -> None:  # type: ignore[no-untyped-def]
     from aos.model import Role
 
-    record, other_admin = await system.keys.issue("globex", Role.ADMIN)
+    _, other_admin = await system.keys.issue("globex", Role.ADMIN)
     await api.post("/api/agents", json=agent_body())
     theirs = {"Authorization": f"Bearer {other_admin}"}
     assert (await api.get("/api/agents/triage", headers=theirs)).status_code == 404

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from aos.errors import InvalidTransition
-from aos.kernel import Kernel, KernelOptions
-from aos.model import AgentState, StepStatus
-from aos.ports import Stores
 from aos.brains import Brains
 from aos.config import Config
-from aos.kernel import NoNotifier
+from aos.errors import InvalidTransition
+from aos.kernel import Kernel, KernelOptions, NoNotifier
+from aos.model import AgentState, StepStatus
+from aos.ports import Stores
 from tests.unit.kernel import brains_for_tests
 
 from .conftest import TENANT, drain, event, spec

@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from aos.errors import AgentExists, AgentNotFound, Conflict, InvalidTransition, NotConfigured, ValidationFailed
+from aos.errors import (
+    AgentExists,
+    AgentNotFound,
+    Conflict,
+    InvalidTransition,
+    NotConfigured,
+    ValidationFailed,
+)
 from aos.kernel import Kernel
 from aos.model import AgentSpec, AgentState
 
