@@ -72,6 +72,14 @@ param defaultTenant string = 'default'
 ])
 param logLevel string = 'INFO'
 
+@description('Automatic restarts of a failed agent (each after an exponential backoff) before it stays failed.')
+@minValue(0)
+param agentRestartBudget int = 3
+
+@description('Seconds before the first automatic restart of a failed agent; doubles with each restart.')
+@minValue(1)
+param agentRestartBackoffSeconds int = 60
+
 @description('Event Grid trigger function of the app that receives storage events.')
 param eventGridFunctionName string = 'eventgrid_ingress'
 
@@ -98,6 +106,12 @@ var functionAppName = 'func-${environmentName}-${token}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}'
 var payloadsContainerName = 'aos-payloads'
 var ingressContainerName = 'aos-ingress'
+var deadLetterContainerName = 'aos-eventgrid-deadletter'
+// Service Bus topics of the storage map: events in (read by the kernel), outbox out (drained by egress).
+var eventsTopicName = 'aos-events'
+var outboxTopicName = 'aos-outbox'
+var kernelSubscriptionName = 'aos-kernel'
+var egressSubscriptionName = 'aos-egress'
 
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
@@ -119,6 +133,11 @@ module storage 'modules/storage.bicep' = {
     blobContainerNames: [
       payloadsContainerName
       ingressContainerName
+      deadLetterContainerName
+    ]
+    queueNames: [
+      eventsTopicName
+      outboxTopicName
     ]
   }
 }
@@ -129,6 +148,20 @@ module serviceBus 'modules/servicebus.bicep' = {
     location: location
     tags: tags
     name: 'sb-${environmentName}-${token}'
+    topics: [
+      eventsTopicName
+      outboxTopicName
+    ]
+    subscriptions: [
+      {
+        topic: eventsTopicName
+        name: kernelSubscriptionName
+      }
+      {
+        topic: outboxTopicName
+        name: egressSubscriptionName
+      }
+    ]
   }
 }
 
@@ -175,6 +208,9 @@ module functionApp 'modules/functionapp.bicep' = {
     openAiModel: openAiModel
     pythonBrainModules: pythonBrainModules
     taskHubName: taskHubName
+    serviceBusSubscriptionName: kernelSubscriptionName
+    agentRestartBudget: agentRestartBudget
+    agentRestartBackoffSeconds: agentRestartBackoffSeconds
     defaultTenant: defaultTenant
     logLevel: logLevel
   }
@@ -204,6 +240,7 @@ module eventGrid 'modules/eventgrid.bicep' = {
     functionAppName: functionApp.outputs.name
     functionName: eventGridFunctionName
     sourceContainerName: ingressContainerName
+    deadLetterContainerName: deadLetterContainerName
     createSubscription: deployEventGridSubscription
   }
 }

@@ -2,6 +2,9 @@
 // that delivers `BlobCreated` events from the `aos-ingress` container to the function app's Event Grid
 // trigger (function `eventgrid_ingress` by default), which publishes them into AOS as events.
 //
+// Events Event Grid gives up on (after the retry policy) are dead-lettered as blobs into
+// `deadLetterContainerName`, written with the system topic's own managed identity.
+//
 // Event Grid validates an AzureFunction destination when the subscription is created, so the function must
 // already exist: deploy once with createSubscription=false (the default), publish the app, then deploy
 // again with createSubscription=true.
@@ -27,6 +30,9 @@ param functionName string = 'eventgrid_ingress'
 @description('Blob container whose new blobs become AOS events.')
 param sourceContainerName string = 'aos-ingress'
 
+@description('Blob container receiving events that could not be delivered.')
+param deadLetterContainerName string = 'aos-eventgrid-deadletter'
+
 @description('Create the event subscription (needs the function to be published first).')
 param createSubscription bool = false
 
@@ -38,13 +44,31 @@ resource functionApp 'Microsoft.Web/sites@2024-04-01' existing = {
   name: functionAppName
 }
 
+resource deadLetterContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2023-05-01' existing = {
+  name: '${storageAccountName}/default/${deadLetterContainerName}'
+}
+
 resource systemTopic 'Microsoft.EventGrid/systemTopics@2022-06-15' = {
   name: systemTopicName
   location: location
   tags: tags
+  identity: {
+    type: 'SystemAssigned'
+  }
   properties: {
     source: storage.id
     topicType: 'Microsoft.Storage.StorageAccounts'
+  }
+}
+
+// Storage Blob Data Contributor on the dead-letter container only.
+resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deadLetterContainer.id, systemTopic.id, 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
+  scope: deadLetterContainer
+  properties: {
+    principalId: systemTopic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', 'ba92f5b4-2d11-453d-a403-e96b0029c9fe')
   }
 }
 
@@ -71,7 +95,22 @@ resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-
       maxDeliveryAttempts: 30
       eventTimeToLiveInMinutes: 1440
     }
+    deadLetterWithResourceIdentity: {
+      identity: {
+        type: 'SystemAssigned'
+      }
+      deadLetterDestination: {
+        endpointType: 'StorageBlob'
+        properties: {
+          resourceId: storage.id
+          blobContainerName: deadLetterContainerName
+        }
+      }
+    }
   }
+  dependsOn: [
+    deadLetterWriter
+  ]
 }
 
 output systemTopicName string = systemTopic.name

@@ -71,6 +71,15 @@ param pythonBrainModules string
 @description('Durable Functions task hub name.')
 param taskHubName string
 
+@description('Subscription of topic aos-events the Service Bus trigger reads.')
+param serviceBusSubscriptionName string
+
+@description('Automatic restarts of a failed agent before it stays failed.')
+param agentRestartBudget int
+
+@description('Seconds before the first automatic restart of a failed agent (doubles each time).')
+param agentRestartBackoffSeconds int
+
 @description('Tenant of the bootstrap admin identity.')
 param defaultTenant string
 
@@ -114,6 +123,10 @@ var appSettings = [
     value: serviceBusFullyQualifiedNamespace
   }
   {
+    name: 'AOS_SERVICEBUS_SUBSCRIPTION'
+    value: serviceBusSubscriptionName
+  }
+  {
     name: 'AOS_KEYVAULT_URI'
     value: keyVaultUri
   }
@@ -129,6 +142,14 @@ var appSettings = [
   {
     name: 'AOS_PYTHON_BRAIN_MODULES'
     value: pythonBrainModules
+  }
+  {
+    name: 'AOS_RESTART_BUDGET'
+    value: string(agentRestartBudget)
+  }
+  {
+    name: 'AOS_RESTART_BACKOFF_S'
+    value: string(agentRestartBackoffSeconds)
   }
   // Brains: the key is a Key Vault reference resolved by the platform with the app's identity.
   {
