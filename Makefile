@@ -12,12 +12,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $(STAMP)
 
+# checkov (infra/ scan) gets its own venv: its pinned dependencies clash with ours.
+INFRA_VENV := .venv-infra
+INFRA_STAMP := $(INFRA_VENV)/.installed
+
+$(INFRA_STAMP): tests/infra/requirements-checkov.txt
+	$(PY) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install -q -r tests/infra/requirements-checkov.txt
+	touch $(INFRA_STAMP)
+
 setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/aos up --samples
 
-test: $(STAMP)
+test: $(STAMP) $(INFRA_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
