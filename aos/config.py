@@ -66,6 +66,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_TASK_HUB", "aos", "azure", "Durable Functions task hub name."),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", None, "azure",
             "Application Insights (azure-monitor-opentelemetry); carries no secret."),
+    # Read by the Functions host (aos/hosting, function_app.py).
+    Setting("AOS_SERVICEBUS_SUBSCRIPTION", "aos-kernel", "azure",
+            "Subscription of topic aos-events the Service Bus trigger reads (binding expression "
+            "%AOS_SERVICEBUS_SUBSCRIPTION%); its maxDeliveryCount bounds retries of a bad message."),
+    Setting("AOS_RESTART_BUDGET", "3", "azure",
+            "Automatic restarts of a failed agent (each after an exponential backoff) before it stays failed "
+            "until an operator resumes it."),
+    Setting("AOS_RESTART_BACKOFF_S", "60", "azure",
+            "Backoff before the first automatic restart of a failed agent; doubles with each restart."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -115,6 +124,9 @@ class Config:
     keyvault_uri: str | None = None
     task_hub: str = "aos"
     appinsights_connection_string: str | None = field(default=None, repr=False)
+    servicebus_subscription: str = "aos-kernel"
+    restart_budget: int = 3
+    restart_backoff_s: float = 60.0
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -148,6 +160,9 @@ class Config:
             keyvault_uri=_get(env, "AOS_KEYVAULT_URI"),
             task_hub=_get(env, "AOS_TASK_HUB") or "aos",
             appinsights_connection_string=_get(env, "APPLICATIONINSIGHTS_CONNECTION_STRING"),
+            servicebus_subscription=_get(env, "AOS_SERVICEBUS_SUBSCRIPTION") or "aos-kernel",
+            restart_budget=int(_number(env, "AOS_RESTART_BUDGET", int, 0)),
+            restart_backoff_s=float(_number(env, "AOS_RESTART_BACKOFF_S", float, 0)),
         )
 
     def require(self, name: str) -> str:

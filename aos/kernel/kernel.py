@@ -141,6 +141,7 @@ class Kernel:
             removed["context"] = await self.context.purge(tenant, agent_id)
         await self.stores.registry.delete(tenant, agent_id)
         self._route_cache.clear()
+        await self.notifier.lifecycle(record.key, "purged")
         return {"agent": agent_id, "state": "purged", "purged": True, "removed": removed}
 
     async def _transition(self, record: AgentRecord, action: str, **changes: Any) -> AgentRecord:
@@ -156,6 +157,7 @@ class Kernel:
             )
         self._route_cache.clear()
         log.info("agent %s: %s → %s", record.key, record.state.value, stored.state.value)
+        await self.notifier.lifecycle(stored.key, stored.state.value)
         return stored
 
     # ------------------------------------------------------------ events

@@ -12,6 +12,11 @@ class Notifier(abc.ABC):
     async def notify(self, key: str) -> None:
         """Schedule a step for the agent with this key. Must not block on the step itself."""
 
+    async def lifecycle(self, key: str, state: str) -> None:
+        """The agent's lifecycle state changed and is stored (`active`, `suspended`, `failed`, `retired`, or
+        `purged` once it is gone). Hosts that keep per-agent machinery start or stop it here (the Functions
+        host: one orchestration per agent). Called after the change is durable; the default does nothing."""
+
 
 class NoNotifier(Notifier):
     """For callers that drive `Kernel.run_step` themselves (tests, the Functions activity)."""
