@@ -53,6 +53,7 @@ async def http_url(store: ContextStore) -> AsyncIterator[str]:
     """Base URL of the app (agents under it) served by uvicorn in this event loop, on a pre-bound socket."""
     app = ContextHttpApp(store, authorize, budget=Budget(max_entries=20, max_bytes=1_000_000))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else delayed ACKs add ~40 ms a call
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     port = sock.getsockname()[1]
