@@ -34,6 +34,15 @@ param maximumInstanceCount int = 100
 @description('Always-ready instances per function group, e.g. [{ name: \'http\', instanceCount: 1 }]; empty: scale to zero.')
 param alwaysReady array = []
 
+@description('Storage redundancy: LRS is the cheapest; Standard_GZRS for production.')
+@allowed([
+  'Standard_LRS'
+  'Standard_ZRS'
+  'Standard_GRS'
+  'Standard_GZRS'
+])
+param storageSkuName string = 'Standard_LRS'
+
 @description('Cosmos DB capacity: serverless (pay per request) or provisioned (autoscale throughput).')
 @allowed([
   'serverless'
@@ -129,6 +138,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     name: 'st${token}'
+    skuName: storageSkuName
     deploymentContainerName: deploymentContainerName
     blobContainerNames: [
       payloadsContainerName

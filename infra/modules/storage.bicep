@@ -42,7 +42,7 @@ param deleteRetentionDays int = 7
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' = {
   // checkov:skip=CKV_AZURE_35:no VNet in this template; the Flex Consumption app reaches it over the public endpoint with Entra ID auth only (local auth off); shared keys are disabled
   // checkov:skip=CKV_AZURE_59:no VNet in this template; the Flex Consumption app reaches it over the public endpoint with Entra ID auth only (local auth off); blob public access is off
-  // checkov:skip=CKV_AZURE_206:locally redundant by default to keep an idle platform cheap; set skuName to Standard_GZRS for production
+  // checkov:skip=CKV_AZURE_206:locally redundant by default to keep an idle platform cheap; set storageSkuName (main.bicep) to Standard_GZRS for production
   name: name
   location: location
   tags: tags
