@@ -237,6 +237,32 @@ def keys_revoke(key_id: str, url: str | None = UrlOpt, key: str | None = KeyOpt)
     out.print(f"key {revoked['id']} revoked at {revoked['revoked_at']}")
 
 
+@mcp_app.command("context")
+def mcp_context(
+    agent: str,
+    tenant: str = typer.Option(None, help="tenant [env AOS_DEFAULT_TENANT, default 'default']"),
+    data_dir: Path = typer.Option(None, "--data-dir", help="data directory [env AOS_DATA_DIR]"),  # noqa: B008
+) -> None:
+    """Serve AGENT's ContextMCPServer over stdio (for an IDE's MCP client), from the embedded data directory."""
+    import asyncio
+    import logging
+
+    from aos.config import Config
+    from aos.errors import AosError
+    from aos.runtime.serve import serve_context_stdio
+
+    env = dict(os.environ)
+    if data_dir is not None:
+        env["AOS_DATA_DIR"] = str(data_dir)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    try:
+        config = Config.load(env)
+        asyncio.run(serve_context_stdio(config, tenant or config.default_tenant, agent))
+    except AosError as e:
+        err.print(f"[red]error[/red] {e.title}: {e.detail}")
+        raise typer.Exit(1) from None
+
+
 def main() -> None:
     app()
 

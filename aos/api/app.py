@@ -45,7 +45,7 @@ def _mount_context(app: FastAPI, sys: System) -> None:
     """Serve every agent's ContextMCPServer at /mcp/agents/{id}, with the same keys as the API."""
     if sys.kernel.context is None:
         return
-    from mcp_servers.context import build_http_app
+    from mcp_servers.context import context_http_app
 
     async def authorize(authorization: str | None, agent_id: str) -> str:
         who = await sys.keys.authenticate(authorization)
@@ -56,6 +56,6 @@ def _mount_context(app: FastAPI, sys: System) -> None:
         await sys.kernel.get(who.tenant, agent_id)  # AgentNotFound (404) across tenants: no existence leak
         return who.tenant
 
-    mcp_app = build_http_app(sys.stores.context, sys.stores.blobs, authorize)
+    mcp_app = context_http_app(sys.stores.context, authorize)
     app.mount("/mcp/agents", mcp_app)
     app.state.mcp_app = mcp_app

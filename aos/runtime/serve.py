@@ -91,3 +91,20 @@ def serve_forever(env: Mapping[str, str], *, samples: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+async def serve_context_stdio(config: Config, tenant: str, agent_id: str) -> None:
+    """`aos mcp context AGENT`: one agent's ContextMCPServer over stdio, on the embedded data directory.
+
+    It opens the same SQLite file as `aos up`; SQLite serializes the two writers (with a busy wait), which is
+    fine for an IDE's occasional calls. While `aos up` runs, prefer its HTTP endpoint `/mcp/agents/{id}`."""
+    from mcp_servers.context import build_server
+
+    from aos.runtime.system import open_stores
+
+    stores = await open_stores(config)
+    try:
+        await stores.registry.get(tenant, agent_id)  # AgentNotFound: no context is served for a stranger
+        await build_server(stores.context, tenant, agent_id).run_stdio_async()
+    finally:
+        await stores.close()

@@ -118,7 +118,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 async def _problem(send: Send, e: AosError) -> None:
     body = json.dumps(
-        {"type": f"urn:aos:problem:{e.kind}", "title": e.title, "status": e.status, "detail": e.detail}
+        {"type": f"https://aos.dev/problems/{e.kind}", "title": e.title, "status": e.status, "detail": e.detail}
     ).encode()
     headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(body)).encode())]
     if e.status == 401:

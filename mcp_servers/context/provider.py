@@ -20,7 +20,7 @@ from aos import errors
 if sys.version_info < (3, 11):
     from exceptiongroup import BaseExceptionGroup
 from aos.kernel.context import ContextProvider, ContextSession
-from aos.model import Decision, Event, agent_key
+from aos.model import Decision, Event, NoteEffect, agent_key
 from aos.ports import BlobStore, ContextStore, NewEntry
 from mcp_servers.context.compaction import Budget, Compactor, Summarizer
 from mcp_servers.context.server import build_server
@@ -130,6 +130,10 @@ class ContextMCPProvider(ContextProvider):
                 id=f"step-{seq}-{len(events)}",
             )
         )
+        notes = [f for f in decision.effects if isinstance(f, NoteEffect)]
+        entries += [
+            NewEntry("note", note.text, id=f"step-{seq}-{len(events) + 1 + i}") for i, note in enumerate(notes)
+        ]
         out = await self.store.append(key, entries)
         await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
             key, out.stats

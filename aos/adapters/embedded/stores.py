@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aos.adapters.embedded.blobs import FileBlobStore, MemoryBlobStore
 from aos.adapters.embedded.clock import SystemClock
+from aos.adapters.embedded.context_memory import MemoryContextStore
+from aos.adapters.embedded.context_sqlite import SqliteContextStore
 from aos.adapters.embedded.memory import (
     MemoryAgentRegistry,
     MemoryIdempotencyStore,
@@ -32,15 +34,17 @@ BLOBS_DIR = "blobs"
 def sqlite_stores(db: SqliteDatabase, data_dir: Path, clock: Clock | None = None) -> Stores:
     """Build the SQLite adapters on `db` (not started yet: their schemas register now, run at `start`)."""
     clock = clock or SystemClock()
+    blobs = FileBlobStore(Path(data_dir) / BLOBS_DIR)
     return Stores(
         registry=SqliteAgentRegistry(db),
         mailbox=SqliteMailbox(db, clock),
         state=SqliteStateStore(db),
-        blobs=FileBlobStore(Path(data_dir) / BLOBS_DIR),
+        blobs=blobs,
         keys=SqliteKeyStore(db),
         idempotency=SqliteIdempotencyStore(db),
         clock=clock,
         close=db.close,
+        context=SqliteContextStore(db, blobs),
     )
 
 
@@ -62,13 +66,15 @@ def open_memory(clock: Clock | None = None) -> Stores:
     async def close() -> None:
         return None
 
+    blobs = MemoryBlobStore()
     return Stores(
         registry=MemoryAgentRegistry(),
         mailbox=MemoryMailbox(clock),
         state=MemoryStateStore(),
-        blobs=MemoryBlobStore(),
+        blobs=blobs,
         keys=MemoryKeyStore(),
         idempotency=MemoryIdempotencyStore(),
         clock=clock,
         close=close,
+        context=MemoryContextStore(blobs),
     )

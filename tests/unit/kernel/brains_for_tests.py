@@ -53,3 +53,11 @@ async def hang(ctx: Any, events: list[Any]) -> None:
 
 
 not_callable = 42
+
+
+async def remember(ctx: Any, events: list[Any]) -> list[dict[str, Any]]:
+    """Reads its purpose and writes a working note through its own ContextMCPServer session."""
+    session = await ctx.context()
+    purpose = await session.call("block_read", {"label": "purpose"})
+    await session.call("block_write", {"label": "working_notes", "value": f"saw {len(events)} event(s)"})
+    return [{"kind": "note", "text": f"my purpose is: {purpose['value']}"}]
