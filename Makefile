@@ -21,12 +21,19 @@ $(INFRA_STAMP): tests/infra/requirements-checkov.txt
 	$(INFRA_VENV)/bin/pip install -q -r tests/infra/requirements-checkov.txt
 	touch $(INFRA_STAMP)
 
+# npm tools for the interop tests (MCP Inspector), pinned by package-lock.json.
+NPM_STAMP := node_modules/.installed
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NPM_STAMP)
+
 setup: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/aos up --samples
 
-test: $(STAMP) $(INFRA_STAMP)
+test: $(STAMP) $(INFRA_STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -36,4 +43,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check aos mcp_servers tests bench
 
 clean:
-	rm -rf $(VENV) .aos .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .aos .pytest_cache
