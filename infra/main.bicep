@@ -10,7 +10,7 @@
 
 targetScope = 'resourceGroup'
 
-@description('Short name of this deployment; part of every resource name and the azd-env-name tag.')
+@description('Short name of this deployment (letters, digits, hyphens); part of every resource name and the azd-env-name tag.')
 @minLength(2)
 @maxLength(12)
 param environmentName string = 'aos'
@@ -107,11 +107,13 @@ param operatorPrincipalId string = ''
 param operatorPrincipalType string = 'User'
 
 var token = toLower(uniqueString(subscription().id, resourceGroup().id, environmentName))
+// Resource names: lowercase letters, digits and hyphens fit every service used here.
+var stem = toLower(environmentName)
 var tags = {
   'azd-env-name': environmentName
   application: 'aos'
 }
-var functionAppName = 'func-${environmentName}-${token}'
+var functionAppName = 'func-${stem}-${token}'
 var deploymentContainerName = 'app-package-${take(functionAppName, 32)}'
 var payloadsContainerName = 'aos-payloads'
 var ingressContainerName = 'aos-ingress'
@@ -127,8 +129,8 @@ module monitoring 'modules/monitoring.bicep' = {
   params: {
     location: location
     tags: tags
-    logAnalyticsName: 'log-${environmentName}-${token}'
-    appInsightsName: 'appi-${environmentName}-${token}'
+    logAnalyticsName: 'log-${stem}-${token}'
+    appInsightsName: 'appi-${stem}-${token}'
   }
 }
 
@@ -157,7 +159,7 @@ module serviceBus 'modules/servicebus.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'sb-${environmentName}-${token}'
+    name: 'sb-${stem}-${token}'
     topics: [
       eventsTopicName
       outboxTopicName
@@ -180,7 +182,7 @@ module cosmos 'modules/cosmos.bicep' = {
   params: {
     location: location
     tags: tags
-    name: 'cosmos-${environmentName}-${token}'
+    name: 'cosmos-${stem}-${token}'
     databaseName: 'aos'
     capacityMode: cosmosCapacityMode
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
@@ -202,7 +204,7 @@ module functionApp 'modules/functionapp.bicep' = {
     location: location
     tags: tags
     name: functionAppName
-    planName: 'plan-${environmentName}-${token}'
+    planName: 'plan-${stem}-${token}'
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
@@ -245,7 +247,7 @@ module eventGrid 'modules/eventgrid.bicep' = {
   params: {
     location: location
     tags: tags
-    systemTopicName: 'evgt-${environmentName}-${token}'
+    systemTopicName: 'evgt-${stem}-${token}'
     storageAccountName: storage.outputs.name
     functionAppName: functionApp.outputs.name
     functionName: eventGridFunctionName

@@ -74,7 +74,8 @@ resource deadLetterWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' =
 
 resource subscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2022-06-15' = if (createSubscription) {
   parent: systemTopic
-  name: 'aos-ingress-to-${functionName}'
+  // Event subscription names allow letters, digits and hyphens only.
+  name: 'aos-ingress-to-${replace(functionName, '_', '-')}'
   properties: {
     destination: {
       endpointType: 'AzureFunction'
