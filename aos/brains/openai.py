@@ -139,6 +139,8 @@ class OpenAIFactory(BrainFactory):
 
     def check(self, spec: AgentSpec) -> None:
         self._config.require("AOS_OPENAI_BASE_URL")
+        if "AOS_OPENAI_API_KEY" in self._config.unresolved:
+            self._config.require("AOS_OPENAI_API_KEY")
         self._model(spec)
         rounds = spec.brain.settings.get("max_rounds", 6)
         if not isinstance(rounds, int) or not 1 <= rounds <= 20:

@@ -59,6 +59,9 @@ param keyVaultUri string
 @description('Name of the Key Vault secret holding the OpenAI-compatible endpoint key.')
 param openAiApiKeySecretName string
 
+@description('Key Vault secret holding the bootstrap admin API key (at least 16 characters).')
+param adminKeySecretName string = 'aos-admin-key'
+
 @description('OpenAI-compatible chat endpoint for `openai` brains; empty disables them.')
 param openAiBaseUrl string
 
@@ -163,6 +166,11 @@ var appSettings = [
   {
     name: 'AOS_OPENAI_API_KEY'
     value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${openAiApiKeySecretName})'
+  }
+  // The first admin API key: set the secret before calling the API (see infra/README.md).
+  {
+    name: 'AOS_ADMIN_KEY'
+    value: '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/${adminKeySecretName})'
   }
 ]
 

@@ -82,3 +82,13 @@ async def test_a_model_that_never_stops_calling_tools_is_cut_off() -> None:
     with pytest.raises(BrainError, match="after 3 rounds"):
         await brains.build(SPEC).decide(BrainContext("acme", SPEC, 1, {}, _none), [Event(source="s", type="x")])
     await brains.aclose()
+
+
+def test_an_unresolved_key_vault_reference_is_not_sent_as_a_key() -> None:
+    from aos.errors import NotConfigured
+
+    config = Config.load({"AOS_OPENAI_BASE_URL": "https://m.example/v1", "AOS_OPENAI_MODEL": "m",
+                          "AOS_OPENAI_API_KEY": "@Microsoft.KeyVault(SecretUri=https://kv/secrets/openai-api-key)"})
+    assert config.openai_api_key is None and config.unresolved == ("AOS_OPENAI_API_KEY",)
+    with pytest.raises(NotConfigured, match="Key Vault reference that did not resolve"):
+        Brains(config).check(SPEC)
