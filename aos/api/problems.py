@@ -65,6 +65,17 @@ def install(app: FastAPI) -> None:
         detail = "; ".join(f"{err['loc']}: {err['msg']}" for err in errors[:5])
         return problem(422, "validation", "Invalid input", detail, request.url.path, errors=errors)
 
+    @app.exception_handler(UnicodeError)
+    async def _unicode(request: Request, e: UnicodeError) -> JSONResponse:
+        # e.g. a JSON string with a lone surrogate ("\ud800"): valid JSON, not valid text
+        return problem(400, "malformed-request", "Malformed request",
+                       f"the request holds text that is not valid Unicode: {e.reason}", request.url.path)
+
+    @app.exception_handler(RecursionError)
+    async def _too_deep(request: Request, e: RecursionError) -> JSONResponse:
+        return problem(400, "malformed-request", "Malformed request",
+                       "the request body is nested too deeply to parse", request.url.path)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, e: StarletteHTTPException) -> JSONResponse:
         kind = {404: "not-found", 405: "method-not-allowed"}.get(e.status_code, "http")
