@@ -20,8 +20,9 @@ up: see `aos.hosting.app` for how each transport dead-letters.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from pydantic import ValidationError
 

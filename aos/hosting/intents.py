@@ -12,10 +12,10 @@ because the mailbox is the source of truth and the self-heal sweep re-wakes agen
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from aos.hosting.instances import DurableCallFailed, Orchestrations, stop, wake
 from aos.kernel.notify import Notifier

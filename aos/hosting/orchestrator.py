@@ -15,8 +15,9 @@ the orchestration input (the agent key) and activity results, so replay is deter
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from datetime import datetime, timedelta
-from typing import Any, Generator
+from typing import Any
 
 import azure.durable_functions as df
 

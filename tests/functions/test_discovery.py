@@ -35,7 +35,7 @@ def test_every_function_and_its_bindings(functions: dict[str, Any]) -> None:
     found = {name: json.loads(f.get_function_json())["bindings"] for name, f in functions.items()}
     assert set(found) == set(EXPECTED)
     for name, bindings in EXPECTED.items():
-        key = lambda b: b["name"]  # noqa: E731
+        key = lambda b: b["name"]
         assert sorted(found[name], key=key) == sorted(bindings, key=key), name
 
 

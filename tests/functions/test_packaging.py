@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import json
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from aos.config import SETTINGS
 

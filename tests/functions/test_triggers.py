@@ -5,19 +5,19 @@ makes the agent act (a scripted agent answers `ping` with `pong`, visible in the
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 import azure.functions as func
+import pytest
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
-import pytest
 
 from aos.hosting.ingress import PoisonMessage
 from aos.hosting.instances import instance_id
 from aos.model import AgentState
 from aos.runtime import System
-
 from tests.functions.conftest import ADMIN, BINDING, TENANT, FakeDurableExtension
 
 pytestmark = pytest.mark.anyio
