@@ -11,9 +11,10 @@ With no configuration at all AOS runs embedded: SQLite under `./.aos/`, on 127.0
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Mapping
+from typing import Literal
 
 from aos.errors import NotConfigured
 
@@ -39,8 +40,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_HOST", "127.0.0.1", "local", "Interface `aos up` listens on."),
     Setting("AOS_PORT", "7071", "local", "Port `aos up` listens on (the Functions default)."),
     Setting("AOS_WORKERS", "4", "local", "Concurrent agent steps in the embedded host."),
-    Setting("AOS_ADMIN_KEY", None, "local",
-            "Bootstrap admin API key for `aos up`; when unset one is generated, stored hashed and printed once."),
+    Setting("AOS_ADMIN_KEY", None, "both",
+            "Bootstrap admin API key; when unset `aos up` generates one, stores it hashed and prints it once. In "
+            "Azure: a Key Vault reference to the secret `aos-admin-key`."),
     Setting("AOS_URL", "http://127.0.0.1:7071", "local", "Where the `aos` CLI finds the API."),
     Setting("AOS_API_KEY", None, "local", "API key the `aos` CLI sends (falls back to AOS_ADMIN_KEY)."),
     Setting("AOS_DEFAULT_TENANT", "default", "both", "Tenant of the bootstrap admin key."),
@@ -83,6 +85,10 @@ Backend = Literal["embedded", "memory", "azure-local", "azure"]
 _BACKENDS = ("embedded", "memory", "azure-local", "azure")
 
 
+#: What App Service leaves in a setting whose Key Vault reference did not resolve (missing secret, no access).
+UNRESOLVED_REFERENCE = "@Microsoft.KeyVault("
+
+
 def _get(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     if value is None or value == "":
@@ -90,7 +96,11 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
     return value
 
 
-def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float], low: float) -> int | float:
+def _unresolved(env: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(s.name for s in SETTINGS if (env.get(s.name) or "").startswith(UNRESOLVED_REFERENCE))
+
+
+def _number(env: Mapping[str, str], name: str, kind: type[int | float], low: float) -> int | float:
     raw = _get(env, name)
     try:
         value = kind(raw)  # type: ignore[arg-type]
@@ -117,6 +127,8 @@ class Config:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str | None = None
     python_brain_modules: tuple[str, ...] = ()
+    #: settings holding a Key Vault reference that did not resolve: treated as unset, named in errors
+    unresolved: tuple[str, ...] = ()
     storage_account: str | None = None
     cosmos_endpoint: str | None = None
     cosmos_database: str = "aos"
@@ -132,6 +144,8 @@ class Config:
     def load(cls, env: Mapping[str, str] | None = None) -> Config:
         """Read every setting; a malformed value is a `NotConfigured` error naming the setting."""
         env = os.environ if env is None else env
+        unresolved = _unresolved(env)
+        env = {k: v for k, v in env.items() if k not in unresolved}
         backend = _get(env, "AOS_BACKEND") or "embedded"
         if backend not in _BACKENDS:
             raise NotConfigured(
@@ -153,6 +167,7 @@ class Config:
             openai_api_key=_get(env, "AOS_OPENAI_API_KEY"),
             openai_model=_get(env, "AOS_OPENAI_MODEL"),
             python_brain_modules=modules,
+            unresolved=unresolved,
             storage_account=_get(env, "AzureWebJobsStorage__accountName"),
             cosmos_endpoint=_get(env, "CosmosConnection__accountEndpoint"),
             cosmos_database=_get(env, "AOS_COSMOS_DATABASE") or "aos",
@@ -174,8 +189,12 @@ class Config:
             "AOS_KEYVAULT_URI": self.keyvault_uri,
             "AOS_OPENAI_BASE_URL": self.openai_base_url,
             "AOS_OPENAI_MODEL": self.openai_model,
+            "AOS_OPENAI_API_KEY": self.openai_api_key,
         }
         value = attr.get(name)
+        if name in self.unresolved:
+            raise NotConfigured(f"{name} holds a Key Vault reference that did not resolve: create the secret and "
+                                "grant the app's identity 'Key Vault Secrets User'", setting=name)
         if not value:
             raise NotConfigured(f"{name} is not set: {_BY_NAME[name].help}", setting=name)
         return value

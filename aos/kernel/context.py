@@ -9,8 +9,9 @@ through `record_step`, which writes through the same `ContextStore` the server s
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Sequence
+from typing import Any
 
 from aos.model import Decision, Event
 
