@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from pathlib import Path
 
 import anyio
@@ -85,7 +84,6 @@ async def test_aos_mcp_context_over_stdio(server: Server, tmp_path: Path) -> Non
         async with Client(params, cache=None) as client:
             purpose = (await client.call_tool("block_read", {"label": "purpose"})).structured_content
             assert purpose is not None and "Route support tickets" in purpose["value"]
-    started = time.monotonic()
-    missing = subprocess.run([str(BIN / "aos"), "mcp", "context", "ghost", "--data-dir", str(server.data_dir)],
-                             capture_output=True, text=True, timeout=30, check=False, stdin=subprocess.DEVNULL)
-    assert missing.returncode == 1 and "ghost" in missing.stderr and time.monotonic() - started < 30
+    missing = await anyio.run_process(
+        [str(BIN / "aos"), "mcp", "context", "ghost", "--data-dir", str(server.data_dir)], check=False)
+    assert missing.returncode == 1 and b"ghost" in missing.stderr

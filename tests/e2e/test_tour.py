@@ -15,12 +15,19 @@ pytestmark = pytest.mark.e2e
 SKIP = re.compile(r"^(source \.venv/bin/activate|export AOS_URL=|export AOS_API_KEY=)")
 
 
-def tour_blocks() -> list[str]:
+def section_blocks(heading: str) -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Five-minute tour", 1)[1].split("\n## ", 1)[0]
+    section = readme.split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
     blocks = re.findall(r"```sh\n(.*?)```", section, re.DOTALL)
-    assert len(blocks) >= 3, "the tour lost its command blocks"
+    assert blocks, f"README section '{heading}' lost its command blocks"
     return ["\n".join(line for line in b.splitlines() if not SKIP.match(line)) for b in blocks]
+
+
+def run_block(block: str, cwd: Path, server: Server) -> str:
+    done = subprocess.run(["bash", "-c", "set -euo pipefail\n" + block], cwd=cwd, env=server.env(),
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, f"README block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    return done.stdout
 
 
 def test_make_run_boots_with_the_samples_and_stops_cleanly(tmp_path: Path) -> None:
@@ -36,11 +43,10 @@ def test_make_run_boots_with_the_samples_and_stops_cleanly(tmp_path: Path) -> No
 
 
 def test_the_readme_tour_runs_as_written(server: Server, tmp_path: Path) -> None:
-    for block in tour_blocks():
-        script = "set -euo pipefail\n" + block
-        done = subprocess.run(["bash", "-c", script], cwd=tmp_path, env=server.env(), capture_output=True, check=False,
-                              text=True, timeout=60)
-        assert done.returncode == 0, f"tour block failed:\n{block}\n--- stdout\n{done.stdout}\n--- stderr\n{done.stderr}"
+    blocks = section_blocks("Five-minute tour")
+    assert len(blocks) >= 3
+    for block in blocks:
+        run_block(block, tmp_path, server)
 
     with server.client() as api:
         def resolved() -> bool:
@@ -51,6 +57,13 @@ def test_the_readme_tour_runs_as_written(server: Server, tmp_path: Path) -> None
         state = api.get("/api/agents/triage/state").json()["state"]
         assert state["routed"] >= 3 and state["resolved"] >= 3
         assert api.get("/api/agents/echo").status_code == 404  # the tour purged it
+
+
+@pytest.mark.skipif(not (ROOT / "node_modules" / ".bin" / "mcp-inspector").exists(),
+                    reason="node_modules absent: `make test` runs `npm ci` first")
+def test_the_readme_context_commands_run_as_written(server: Server) -> None:
+    joined = "".join(run_block(block, ROOT, server) for block in section_blocks("Each agent's context"))
+    assert '"block_read"' in joined and '"entries"' in joined
 
 
 def test_cron_wakes_a_sleeping_agent(server: Server) -> None:
