@@ -1,0 +1,1 @@
+"""Azurite (Blob/Queue/Table) for the integration and contract tests."""

@@ -1,0 +1,1 @@
+"""The Cosmos DB emulator (@vercel/cosmosdb-server) for the integration and contract tests."""
