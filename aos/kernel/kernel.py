@@ -45,6 +45,9 @@ class StepOutcome:
     effects: int
     attempts: int
     error: str | None = None
+    #: False when the step emptied the mailbox (a fresh claim smaller than a full batch): the host need not run
+    #: the agent again until new mail notifies it. True when more may be waiting (full batch, retry, failure).
+    more: bool = True
 
 
 @dataclass
