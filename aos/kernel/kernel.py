@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from aos.brains.base import Brain, BrainFactory
 from aos.errors import AgentNotFound, Conflict, VersionConflict
