@@ -14,7 +14,7 @@ import pytest
 from aos.adapters.embedded import ManualClock, open_memory, open_sqlite
 from aos.ports import Stores
 
-BACKENDS = ["memory", "sqlite"]
+BACKENDS = ["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.integration)]
 
 
 async def _open(backend: str, tmp_path: Path, clock: ManualClock) -> Stores:
@@ -32,7 +32,12 @@ def clock() -> ManualClock:
 
 @pytest.fixture(params=BACKENDS)
 async def stores(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> AsyncIterator[Stores]:
-    opened = await _open(request.param, tmp_path, clock)
+    if request.param == "cosmos":
+        from tests.emulators.cosmos import cosmos_contract_stores
+
+        opened = await cosmos_contract_stores(request.getfixturevalue("cosmos_endpoint"), clock)
+    else:
+        opened = await _open(request.param, tmp_path, clock)
     try:
         yield opened
     finally:

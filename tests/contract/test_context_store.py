@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from aos.adapters.embedded import ManualClock
 from aos.adapters.embedded.context_memory import MemoryContextStore
 from aos.adapters.embedded.context_sqlite import SqliteContextStore
 from aos.adapters.embedded.sqlite import SqliteDatabase
@@ -47,12 +48,21 @@ def blobs() -> DictBlobs:
     return DictBlobs()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", pytest.param("cosmos", marks=pytest.mark.integration)])
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path, blobs: DictBlobs
 ) -> AsyncIterator[ContextStore]:
     if request.param == "memory":
         yield MemoryContextStore(blobs)
+        return
+    if request.param == "cosmos":
+        from tests.emulators.cosmos import cosmos_contract_stores
+
+        stores = await cosmos_contract_stores(request.getfixturevalue("cosmos_endpoint"), ManualClock(), blobs)
+        try:
+            yield stores.context
+        finally:
+            await stores.close()
         return
     db = SqliteDatabase(tmp_path / "aos.db")
     s = SqliteContextStore(db, blobs)
