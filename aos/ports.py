@@ -458,3 +458,72 @@ class ContextStore(abc.ABC):
 
     @abc.abstractmethod
     async def purge(self, key: str) -> dict[str, int]: ...
+
+
+# ---------------------------------------------------------------- event transport (ingress / egress brokers)
+
+
+@dataclass(frozen=True)
+class TransportMessage:
+    """A message taken from a transport, locked for its receiver until settled or until the lock expires.
+
+    `body` is the message as sent (for AOS: one CloudEvent in structured JSON mode); `receipt` is the
+    transport's handle for settling it (a Service Bus lock token, a Storage Queue pop receipt), opaque to
+    callers; `delivery_count` is 1 on the first delivery.
+    """
+
+    message_id: str
+    body: bytes
+    delivery_count: int
+    properties: dict[str, Any]
+    receipt: Any
+
+
+class EventTransport(abc.ABC):
+    """One broker channel carrying CloudEvents in or out of AOS (Service Bus topic/subscription, Storage Queue).
+
+    Contract:
+    - `send(events)` enqueues each event as one message: body = the CloudEvent in structured JSON mode, message
+      id = `event.id`, trace context (`traceparent`) in the properties when there is one. Durable on return.
+      Delivery is at least once: receivers dedupe on the event id (`Kernel.publish` does; Service Bus also
+      drops a duplicate message id within its detection window).
+    - `receive(max_messages, visibility_timeout)` returns up to `max_messages` messages (possibly none, after a
+      bounded wait), each locked for `visibility_timeout` seconds: until it is settled or the lock expires no
+      other receiver gets it; an expired lock makes it deliverable again with `delivery_count` + 1.
+    - Settling: `complete` removes the message; `abandon` releases the lock so it is redelivered now;
+      `dead_letter(reason)` moves it aside with the reason (Service Bus: the subscription's dead-letter queue;
+      Storage Queue: the queue `<queue>-poison`), where operators find it. Settling a message whose lock was
+      lost raises `Conflict` (it will be, or was, delivered again).
+    - `close` releases connections; idempotent.
+    """
+
+    @abc.abstractmethod
+    async def send(self, events: Sequence[Event]) -> None: ...
+
+    @abc.abstractmethod
+    async def receive(self, max_messages: int = 32, visibility_timeout: float = 30.0) -> list[TransportMessage]: ...
+
+    @abc.abstractmethod
+    async def complete(self, message: TransportMessage) -> None: ...
+
+    @abc.abstractmethod
+    async def abandon(self, message: TransportMessage) -> None: ...
+
+    @abc.abstractmethod
+    async def dead_letter(self, message: TransportMessage, reason: str) -> None: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+
+class EventSink(abc.ABC):
+    """Told about each event an agent sent (published with a sender), once the mailbox accepted it.
+
+    Contract: `emitted` is called after the event is durably accepted, and again for a duplicate of it (a
+    retried step re-publishes the same event id), so a sink sees every emission at least once and must be
+    idempotent on the event id. If it raises, the publish raises: a step is retried, and an API caller
+    retries with the same id, so an emission is not lost between the mailbox and the sink.
+    """
+
+    @abc.abstractmethod
+    async def emitted(self, tenant: str, event: Event) -> None: ...
