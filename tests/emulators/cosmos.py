@@ -35,6 +35,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "emulator_gap(reason): fails on the Cosmos emulator because of a named emulator gap (strict xfail)"
     )
+    config.addinivalue_line(
+        "markers", "real_behaviour(name): which real-Cosmos behaviour an emulator_gap test switches on"
+    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

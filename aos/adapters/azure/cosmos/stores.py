@@ -59,9 +59,9 @@ async def open_cosmos(
             raise ValueError("the Cosmos emulator needs its account key")
         credential: Any = key
     else:
-        from aos.adapters.azure.credentials import default_credential
+        from azure.identity.aio import DefaultAzureCredential  # lazy: embedded runs never load azure-identity
 
-        credential = default_credential()
+        credential = DefaultAzureCredential()
     api = SdkCosmosApi.connect(endpoint, database, credential=credential, emulator=emulator, **client_kwargs)
     if create_containers:
         try:
