@@ -186,12 +186,17 @@ class CosmosContextStore(ContextStore):
         raise VersionConflict(f"sequence counter of '{key}' could not be taken; retry")
 
     async def _write_entries(self, key: str, docs: list[dict[str, Any]]) -> None:
-        if self._db.supports_batch and len(docs) > 1:
-            for i in range(0, len(docs), BATCH_LIMIT):
-                await self._db.batch(CONTEXT, key, [("create", (d,)) for d in docs[i : i + BATCH_LIMIT]])
-            return
-        for doc in docs:
-            await self._db.create(CONTEXT, doc)
+        """An id appended concurrently by another writer is a 409: `VersionConflict`, and a retried append
+        then finds it known (the kernel serializes an agent's steps, so this is rare)."""
+        try:
+            if self._db.supports_batch and len(docs) > 1:
+                for i in range(0, len(docs), BATCH_LIMIT):
+                    await self._db.batch(CONTEXT, key, [("create", (d,)) for d in docs[i : i + BATCH_LIMIT]])
+                return
+            for doc in docs:
+                await self._db.create(CONTEXT, doc)
+        except Exists:
+            raise VersionConflict(f"an entry of '{key}' was appended concurrently; retry the append") from None
 
     async def _as_entry(self, doc: dict[str, Any]) -> JournalEntry:
         ts = datetime.fromisoformat(doc["tsIso"])
