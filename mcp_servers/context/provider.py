@@ -111,29 +111,17 @@ class ContextMCPProvider(ContextProvider):
     async def record_step(
         self, tenant: str, agent_id: str, seq: int, events: Sequence[Event], decision: Decision
     ) -> None:
+        """One `event` entry for what the step received (all its events, searchable), one `decision` entry,
+        and one `note` entry per note. Why grouped: a step takes up to `max_events_per_step` events, and one
+        indexed entry per event made journaling the largest cost of a step (bench/wakes.py)."""
         key = agent_key(tenant, agent_id)
-        entries = [
-            NewEntry(
-                "event",
-                f"{e.type} from {e.source}" + (f" ({e.subject})" if e.subject else ""),
-                data=e.wire(),
-                id=f"step-{seq}-{i}",
-            )
-            for i, e in enumerate(events)
-        ]
+        entries = [NewEntry("event", _received(events), data={"events": [e.wire() for e in events]},
+                            id=f"step-{seq}-events")]
         effects = ", ".join(f.kind for f in decision.effects) or "no effects"
-        entries.append(
-            NewEntry(
-                "decision",
-                decision.summary or f"decided: {effects}",
-                data=decision.model_dump(mode="json"),
-                id=f"step-{seq}-{len(events)}",
-            )
-        )
+        entries.append(NewEntry("decision", decision.summary or f"decided: {effects}",
+                                data=decision.model_dump(mode="json"), id=f"step-{seq}-decision"))
         notes = [f for f in decision.effects if isinstance(f, NoteEffect)]
-        entries += [
-            NewEntry("note", note.text, id=f"step-{seq}-{len(events) + 1 + i}") for i, note in enumerate(notes)
-        ]
+        entries += [NewEntry("note", note.text, id=f"step-{seq}-note-{i}") for i, note in enumerate(notes)]
         out = await self.store.append(key, entries)
         await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
             key, out.stats
@@ -149,3 +137,15 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
+
+
+def _received(events: Sequence[Event]) -> str:
+    """`ticket.created from web (T-1)` for one event; `3 events: ticket.created ×2, ticket.closed` for more."""
+    if len(events) == 1:
+        e = events[0]
+        return f"{e.type} from {e.source}" + (f" ({e.subject})" if e.subject else "")
+    counts: dict[str, int] = {}
+    for e in events:
+        counts[e.type] = counts.get(e.type, 0) + 1
+    kinds = ", ".join(t if n == 1 else f"{t} ×{n}" for t, n in counts.items())
+    return f"{len(events)} events: {kinds}"

@@ -1,4 +1,4 @@
-"""One SQLite database file owned by one writer thread, with group commit.
+"""One SQLite database file with one writer connection and group commit.
 
 Why: SQLite allows one writer at a time, and two writers on one file stall each other in busy-waits (DESIGN.md
 measured 1.6 s stalls). So every adapter of a process shares one `SqliteDatabase`; each operation is a plain
@@ -16,6 +16,15 @@ connection, every `checkpoint_every` commits and once a second while there is an
 whichever COMMIT crossed SQLite's 1,000-page mark. Why: that checkpoint stalled the writer, and every caller
 waiting on it, for milliseconds (half the writer's commit time in `bench/wakes.py`). A passive checkpoint never
 blocks the writer; a commit is as durable as before, since it is in the WAL when its callers wake.
+
+Where the writer runs (`mode`): with `synchronous=NORMAL` the default is `inline`: the connection lives on the
+event loop's thread, and operations queued during one pass of the loop run as one transaction in a callback
+scheduled right after it. Why: in WAL mode with NORMAL sync a COMMIT appends to the WAL through the OS page
+cache and never waits for the disk (the fsyncs are the checkpointer's, on its own thread), so a batch costs
+tens of microseconds of CPU; handing every operation to a thread and back cost more than the work itself, in
+GIL hand-offs (bench/wakes.py measured the thread writer at roughly half the throughput). `mode="thread"` (the
+default with `synchronous=FULL`, whose every COMMIT waits for an fsync) keeps the writer on its own thread so
+the event loop never blocks on the disk.
 
 Limitations: one process per file (a second process would be a second writer); reads run on the writer
 thread too, so a long read delays writes. Operations must be short and must not call back into asyncio.
@@ -41,10 +50,23 @@ _STOP = object()
 
 class SqliteDatabase:
     def __init__(
-        self, path: str | Path, *, synchronous: str = "NORMAL", max_batch: int = 2048, checkpoint_every: int = 256
+        self,
+        path: str | Path,
+        *,
+        synchronous: str = "NORMAL",
+        max_batch: int = 2048,
+        checkpoint_every: int = 256,
+        mode: str | None = None,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
+        mode = mode or ("inline" if synchronous == "NORMAL" else "thread")
+        if mode not in ("inline", "thread"):
+            raise ValueError("mode must be inline or thread")
+        self.mode = mode
+        self._conn: sqlite3.Connection | None = None
+        self._pending: list[tuple[Any, Any]] = []
+        self._flush_scheduled = False
         self.path = Path(path)
         self._synchronous = synchronous
         self._max_batch = max_batch
@@ -68,25 +90,40 @@ class SqliteDatabase:
             self._schemas.append(ddl)
 
     async def start(self) -> None:
-        if self._thread is not None:
+        if self._thread is not None or self._conn is not None:
             raise RuntimeError("already started")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.mode == "inline":
+            try:
+                self._conn = self._open()
+            except sqlite3.Error as e:
+                raise StorageError(f"cannot open SQLite database at {self.path}: {e}") from e
+            self._start_checkpointer()
+            return
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, args=(loop, ready), name="aos-sqlite", daemon=True)
         self._thread.start()
         await ready
+        self._start_checkpointer()
+
+    def _start_checkpointer(self) -> None:
         self._checkpointer = threading.Thread(target=self._checkpoint_loop, name="aos-sqlite-checkpoint", daemon=True)
         self._checkpointer.start()
 
     async def close(self) -> None:
         """Finish queued operations, then close. Idempotent."""
-        if self._thread is None or self._closed:
+        if (self._thread is None and self._conn is None) or self._closed:
             return
         self._closed = True
         self._checkpoint_wanted.set()
         if self._checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
+        if self._conn is not None:
+            self._flush()
+            self._conn.close()  # the last connection's close checkpoints what is left
+            self._conn = None
+            return
         self._queue.put(_STOP)  # the writer's close, the last connection's, checkpoints what is left
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
 
@@ -104,15 +141,42 @@ class SqliteDatabase:
         Why a plain function: operations queued by one synchronous stretch of code are queued in that order,
         before anything else can run, which lets a caller (or a test) know what shares a group commit.
         """
-        if self._thread is None:
+        if self._thread is None and self._conn is None:
+            if self._closed:
+                raise StorageError(f"database {self.path} is closed")
             raise RuntimeError("database not started")
         if self._closed:
             raise StorageError(f"database {self.path} is closed")
         if self._dead is not None:
             raise StorageError(f"database {self.path} writer stopped after an error: {self._dead}")
-        fut: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put((fn, fut))
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[T] = loop.create_future()
+        if self._conn is None:
+            self._queue.put((fn, fut))
+            return fut
+        self._pending.append((fn, fut))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
         return fut
+
+    # ------------------------------------------------------------ inline writer (on the event loop)
+
+    def _flush(self) -> None:
+        """Run everything queued since the last flush as group commits of up to `max_batch` operations."""
+        self._flush_scheduled = False
+        while self._pending and self._conn is not None:
+            batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            try:
+                results = self._run_batch(self._conn, batch)
+            except BaseException as e:  # noqa: BLE001 - reported to every waiting caller
+                self._dead = e
+                err = StorageError(f"SQLite writer failed on {self.path}: {e}")
+                err.__cause__ = e
+                _settle_all([(fut, None, err) for _, fut in batch + self._pending])
+                self._pending = []
+                return
+            _settle_all(results)
 
     # ------------------------------------------------------------ writer thread
 
