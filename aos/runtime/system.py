@@ -29,11 +29,26 @@ async def open_stores(config: Config) -> Stores:
         return embedded.open_memory()
     if config.backend == "embedded":
         return await embedded.open_sqlite(config.data_dir)
-    raise NotConfigured(
-        f"AOS_BACKEND={config.backend} needs the Azure adapters, which this build does not include yet "
-        "(issue: Azure adapters); use AOS_BACKEND=embedded",
-        setting="AOS_BACKEND",
-    )
+    if config.backend in ("azure-local", "azure"):
+        from aos.adapters.azure.factory import open_azure  # lazy: embedded runs never load the Azure SDKs
+
+        return await open_azure(config, emulator=config.backend == "azure-local")
+    raise NotConfigured(f"AOS_BACKEND={config.backend} is not a backend", setting="AOS_BACKEND")
+
+
+async def start_ingress(config: Config, kernel: Kernel, stack: AsyncExitStack) -> Any:
+    """Azure backends, embedded host: poll the events transport (`aos-events`) into `kernel.publish`."""
+    if config.backend not in ("azure-local", "azure"):
+        return None
+    from aos.adapters.azure.factory import open_ingress
+    from aos.runtime.ingress import IngressPoller
+
+    transport = await open_ingress(config, emulator=config.backend == "azure-local")
+    stack.push_async_callback(transport.close)
+    poller = IngressPoller(kernel, transport, config.default_tenant)
+    await poller.start()
+    stack.push_async_callback(poller.shutdown)
+    return poller
 
 
 def context_provider(stores: Stores) -> ContextProvider | None:
@@ -69,6 +84,7 @@ class _SystemContext:
 
     async def __aenter__(self) -> System:
         config, brains, run, options = self._args
+        ingress = None
         try:
             stores = await open_stores(config)
             self._stack.push_async_callback(stores.close)
@@ -85,10 +101,14 @@ class _SystemContext:
             if run:
                 await runtime.start()
                 self._stack.push_async_callback(runtime.shutdown)
+                ingress = await start_ingress(config, kernel, self._stack)
         except BaseException:
             await self._stack.aclose()
             raise
-        return System(config, stores, kernel, keys, runtime, brains, generated)
+        system = System(config, stores, kernel, keys, runtime, brains, generated)
+        if ingress is not None:
+            system.extras["ingress"] = ingress
+        return system
 
     async def __aexit__(self, *exc: object) -> None:
         await self._stack.aclose()

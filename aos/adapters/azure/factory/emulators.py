@@ -145,13 +145,13 @@ async def ensure_azurite(data_dir: Path, ports: tuple[int, int, int] = AZURITE_P
 
 
 async def ensure_cosmos(data_dir: Path, port: int = COSMOS_EMULATOR_PORT) -> Emulator:
-    """The Cosmos DB emulator (@vercel/cosmosdb-server, HTTPS with a self-signed certificate) on `port`.
+    """The Cosmos DB emulator (@vercel/cosmosdb-server, plain HTTP: `--no-ssl`) on `port`.
 
     Limitation: @vercel/cosmosdb-server keeps its data in memory, so data written on the local Cosmos emulator
     is gone when the process that started it stops (Azurite's data stays under `data_dir`)."""
     if listening(port):
         return Emulator("cosmosdb-server", (port,))
-    argv = [*node_bin("cosmosdb-server"), "--host", "127.0.0.1", "--port", str(port)]
+    argv = [*node_bin("cosmosdb-server"), "--no-ssl", "--host", "127.0.0.1", "--port", str(port)]
     return await _start("cosmosdb-server", argv, (port,), data_dir / "cosmosdb-server.log")
 
 
