@@ -19,6 +19,7 @@ default `http://127.0.0.1:8081`), `AOS_COSMOS_KEY` (local, the emulator key; def
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from contextlib import AsyncExitStack
@@ -91,6 +92,7 @@ async def open_azure(config: Any, *, emulator: bool, env: Mapping[str, str] | No
     from aos.adapters.embedded.clock import SystemClock
 
     env = _env(env)
+    _quiet_sdk_http_logging()
     stack = AsyncExitStack()
     try:
         cosmos_endpoint = await _start_emulators(config, env, stack) if emulator else None
@@ -115,6 +117,14 @@ async def open_azure(config: Any, *, emulator: bool, env: Mapping[str, str] | No
         await stack.aclose()
         raise
     return stores
+
+
+def _quiet_sdk_http_logging() -> None:
+    """The SDKs log every HTTP request and response at INFO; the ingress poller would flood the host's log.
+    Raised to WARNING unless the application set a level for that logger itself."""
+    http_log = logging.getLogger("azure.core.pipeline.policies.http_logging_policy")
+    if http_log.level == logging.NOTSET:
+        http_log.setLevel(logging.WARNING)
 
 
 async def open_ingress(config: Any, *, emulator: bool, env: Mapping[str, str] | None = None) -> EventTransport:
