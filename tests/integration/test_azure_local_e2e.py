@@ -73,6 +73,11 @@ async def test_register_publish_via_queue_wake_step_context_message_and_outbox(
             assert answer.data["ticket"] == 42
             assert "ticket.triaged" in seen_types  # the agent-to-agent message left through the outbox too
 
+            # an emission is sent while its step applies effects; the step is marked done right after
+            async with asyncio.timeout(10):
+                for agent in ("triage", "responder"):
+                    while (await kernel.steps(TENANT, agent))[0].status != "done":
+                        await asyncio.sleep(0.05)
             [triaged] = await kernel.steps(TENANT, "triage")
             assert (triaged.status, [e.id for e in triaged.events]) == ("done", [ticket.id])
             [responded] = await kernel.steps(TENANT, "responder")
