@@ -57,6 +57,9 @@ class KernelOptions:
     max_consecutive_failures: int = 3
     brain_cache_size: int = 4096
     route_cache_size: int = 4096
+    #: Cache agent records and routes in this process. Only safe where this kernel is the registry's only
+    #: writer (the embedded host); hosts with several instances (Functions) must leave it off.
+    record_cache_size: int = 0
 
 
 def split_key(key: str) -> tuple[str, str]:
@@ -83,6 +86,7 @@ class Kernel:
         self.running: set[str] = set()
         self._brain_cache: OrderedDict[tuple[str, int], Brain] = OrderedDict()
         self._route_cache: OrderedDict[tuple[str, str], list[AgentRecord]] = OrderedDict()
+        self._records: OrderedDict[str, AgentRecord] = OrderedDict()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -102,11 +106,27 @@ class Kernel:
             await self.stores.registry.delete(tenant, spec.id)
             if self.context is not None:
                 await self.context.purge(tenant, spec.id)
-            self._route_cache.clear()
+            self._forget(agent_key(tenant, spec.id))
             raise
 
     async def get(self, tenant: str, agent_id: str) -> AgentRecord:
-        return await self.stores.registry.get(tenant, agent_id)
+        cached = self._records.get(agent_key(tenant, agent_id))
+        if cached is not None:
+            self._records.move_to_end(cached.key)
+            return cached
+        return self._remember(await self.stores.registry.get(tenant, agent_id))
+
+    def _remember(self, record: AgentRecord) -> AgentRecord:
+        if self.options.record_cache_size:
+            self._records[record.key] = record
+            self._records.move_to_end(record.key)
+            if len(self._records) > self.options.record_cache_size:
+                self._records.popitem(last=False)
+        return record
+
+    def _forget(self, key: str) -> None:
+        self._records.pop(key, None)
+        self._route_cache.clear()
 
     async def list(self, tenant: str, **filters: Any) -> tuple[list[AgentRecord], str | None]:
         return await self.stores.registry.list(tenant, **filters)
@@ -144,7 +164,7 @@ class Kernel:
         if self.context is not None:
             removed["context"] = await self.context.purge(tenant, agent_id)
         await self.stores.registry.delete(tenant, agent_id)
-        self._route_cache.clear()
+        self._forget(record.key)
         await self.notifier.lifecycle(record.key, "purged")
         return {"agent": agent_id, "state": "purged", "purged": True, "removed": removed}
 
@@ -154,12 +174,14 @@ class Kernel:
         try:
             stored = await self.stores.registry.update(updated)
         except VersionConflict:
+            self._forget(record.key)
             fresh = await self.get(record.tenant, record.id)
             stored = await self.stores.registry.update(
                 fresh.model_copy(update={"state": next_state(fresh.id, fresh.state, action),
                                          "updated_at": self.stores.clock.now(), **changes})
             )
         self._route_cache.clear()
+        self._remember(stored)
         log.info("agent %s: %s → %s", record.key, record.state.value, stored.state.value)
         await self.notifier.lifecycle(stored.key, stored.state.value)
         return stored
@@ -242,10 +264,11 @@ class Kernel:
             assert record.next_wake_at is not None
             await self.publish(record.tenant, timer_event(record, record.next_wake_at, now))
             try:
-                await self.stores.registry.update(
+                self._remember(await self.stores.registry.update(
                     record.model_copy(update={"next_wake_at": next_wake(record.spec.schedule, now)})
-                )
+                ))
             except (VersionConflict, AgentNotFound):
+                self._forget(record.key)
                 log.info("agent %s changed during its timer; the next tick re-reads it", record.key)
             woken.append(record.key)
         return woken
@@ -284,7 +307,8 @@ class Kernel:
 
     async def _save(self, record: AgentRecord, **changes: Any) -> None:
         try:
-            await self.stores.registry.update(record.model_copy(update=changes))
+            self._remember(await self.stores.registry.update(record.model_copy(update=changes)))
         except VersionConflict:
+            self._forget(record.key)
             fresh = await self.get(record.tenant, record.id)
-            await self.stores.registry.update(fresh.model_copy(update=changes))
+            self._remember(await self.stores.registry.update(fresh.model_copy(update=changes)))

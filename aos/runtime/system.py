@@ -91,6 +91,8 @@ class _SystemContext:
             brains = brains or Brains(config)
             self._stack.push_async_callback(brains.aclose)
             queue = ReadyQueue()
+            if options is None:  # the embedded host is the registry's only writer: cache records and routes
+                options = KernelOptions(record_cache_size=50_000) if run else KernelOptions(route_cache_size=0)
             kernel = Kernel(stores, brains, context=context_provider(stores), notifier=queue, options=options)
             keys = KeyService(stores.keys, stores.clock)
             generated = await keys.ensure_bootstrap(config.default_tenant, config.admin_key)
