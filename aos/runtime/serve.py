@@ -98,9 +98,8 @@ async def serve_context_stdio(config: Config, tenant: str, agent_id: str) -> Non
 
     It opens the same SQLite file as `aos up`; SQLite serializes the two writers (with a busy wait), which is
     fine for an IDE's occasional calls. While `aos up` runs, prefer its HTTP endpoint `/mcp/agents/{id}`."""
-    from mcp_servers.context import build_server
-
     from aos.runtime.system import open_stores
+    from mcp_servers.context import build_server
 
     stores = await open_stores(config)
     try:
