@@ -11,12 +11,14 @@ With no configuration at all AOS runs embedded: SQLite under `./.aos/`, on 127.0
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from aos.errors import NotConfigured
+from aos.model import SLUG
 
 Scope = Literal["local", "azure", "both"]
 
@@ -67,6 +69,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_KEYVAULT_URI", None, "azure", "Key Vault of the deployment (App Service resolves the `@Microsoft.KeyVault(...)` settings from it; "
             "AOS-side `@keyvault:NAME` references arrive with the Azure adapters)."),
     Setting("AOS_TASK_HUB", "aos", "azure", "Durable Functions task hub name."),
+    Setting("AOS_EVENT_TRANSPORT", None, "both",
+            "Event transport of the Azure backends: `servicebus` or `queue` (default: servicebus when a namespace "
+            "is set, else Storage Queues; `azure-local` always uses queues on Azurite)."),
+    # Local emulators (AOS_BACKEND=azure-local); never set in Azure.
+    Setting("AzureWebJobsStorage", "UseDevelopmentStorage=true", "local",
+            "Storage connection string for Azurite; in Azure the identity-based `AzureWebJobsStorage__accountName` "
+            "is used instead."),
+    Setting("AOS_COSMOS_EMULATOR_ENDPOINT", "http://127.0.0.1:8081", "local",
+            "Cosmos emulator endpoint for `azure-local` (started from node_modules when on loopback and not running)."),
+    Setting("AOS_COSMOS_KEY", None, "local", "Cosmos emulator account key (default: the public emulator key)."),
+    Setting("AOS_NODE_ROOT", None, "local", "Folder holding node_modules with the emulators (default: the repo)."),
     Setting("APPLICATIONINSIGHTS_CONNECTION_STRING", None, "azure",
             "Application Insights (azure-monitor-opentelemetry); carries no secret."),
     # Read by the Functions host (aos/hosting, function_app.py).
@@ -78,6 +91,16 @@ SETTINGS: tuple[Setting, ...] = (
             "until an operator resumes it."),
     Setting("AOS_RESTART_BACKOFF_S", "60", "azure",
             "Backoff before the first automatic restart of a failed agent; doubles with each restart."),
+    # Entra ID bearer tokens beside API keys (aos/kernel/entra.py).
+    Setting("AOS_ENTRA_TENANT_ID", None, "azure",
+            "Entra ID tenant (directory) id, a GUID, whose access tokens AOS accepts beside API keys; they act in "
+            "AOS_DEFAULT_TENANT. Unset (or AOS_ENTRA_AUDIENCE unset): JWTs are refused with a 401."),
+    Setting("AOS_ENTRA_AUDIENCE", None, "azure",
+            "Accepted `aud` values, comma-separated: the AOS app registration's client id (v2 tokens) and/or its "
+            "App ID URI such as `api://aos` (v1 tokens)."),
+    Setting("AOS_ENTRA_TENANTS", "", "azure",
+            "Further Entra tenants whose tokens are accepted, comma-separated `<tid>=<aos-tenant>` (may also "
+            "remap AOS_ENTRA_TENANT_ID); tokens from any other Entra tenant are refused."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -112,6 +135,32 @@ def _number(env: Mapping[str, str], name: str, kind: type[int | float], low: flo
     return value
 
 
+_GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+
+
+def _entra_tid(raw: str | None, name: str) -> str | None:
+    if raw is None:
+        return None
+    tid = raw.strip().lower()
+    if not _GUID.match(tid):
+        raise NotConfigured(f"{name}: {raw!r} is not an Entra tenant id; use the directory's GUID (tokens carry "
+                            "it in 'tid'), not a domain name", setting=name)
+    return tid
+
+
+def _entra_tenants(raw: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in (i.strip() for i in raw.split(",")):
+        if not item:
+            continue
+        tid, sep, tenant = (p.strip() for p in item.partition("="))
+        if not sep or not SLUG.match(tenant):
+            raise NotConfigured(f"AOS_ENTRA_TENANTS entry {item!r} must look like <entra-tid>=<aos-tenant>",
+                                setting="AOS_ENTRA_TENANTS")
+        pairs.append((_entra_tid(tid, "AOS_ENTRA_TENANTS") or "", tenant))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Config:
     backend: Backend = "embedded"
@@ -140,6 +189,10 @@ class Config:
     servicebus_subscription: str = "aos-kernel"
     restart_budget: int = 3
     restart_backoff_s: float = 60.0
+    entra_tenant_id: str | None = None
+    entra_audiences: tuple[str, ...] = ()
+    #: extra accepted Entra tenants as (tid, AOS tenant) pairs
+    entra_tenants: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def load(cls, env: Mapping[str, str] | None = None) -> Config:
@@ -179,6 +232,10 @@ class Config:
             servicebus_subscription=_get(env, "AOS_SERVICEBUS_SUBSCRIPTION") or "aos-kernel",
             restart_budget=int(_number(env, "AOS_RESTART_BUDGET", int, 0)),
             restart_backoff_s=float(_number(env, "AOS_RESTART_BACKOFF_S", float, 0)),
+            entra_tenant_id=_entra_tid(_get(env, "AOS_ENTRA_TENANT_ID"), "AOS_ENTRA_TENANT_ID"),
+            entra_audiences=tuple(a.strip() for a in (_get(env, "AOS_ENTRA_AUDIENCE") or "").split(",")
+                                  if a.strip()),
+            entra_tenants=_entra_tenants(_get(env, "AOS_ENTRA_TENANTS") or ""),
         )
 
     def require(self, name: str) -> str:

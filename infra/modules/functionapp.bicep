@@ -96,6 +96,10 @@ var appSettings = [
     value: storageAccountName
   }
   {
+    name: 'AOS_EVENT_TRANSPORT'
+    value: 'servicebus'
+  }
+  {
     name: 'AOS_TASK_HUB'
     value: taskHubName
   }
