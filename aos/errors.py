@@ -106,3 +106,20 @@ class MalformedRequest(AosError):
     """The request could not be parsed at all (not JSON, wrong content type)."""
 
     status, kind, title = 400, "malformed-request", "Malformed request"
+
+
+class PolicyDenied(Forbidden):
+    """A policy rule (or the tenant's default) denied the action; `policy`, `rule` and the reason are named."""
+
+    kind, title = "policy-denied", "Denied by policy"
+
+    def __init__(self, action: str, policy: str, rule: str, reason: str) -> None:
+        where = f"policy '{policy}' rule '{rule}'" if policy else "the tenant default"
+        super().__init__(f"{action} denied by {where}: {reason}", action=action, policy=policy, rule=rule,
+                         reason=reason)
+
+
+class BudgetExceeded(AosError):
+    """A budget of the agent or tenant is used up for the current period; it refills when the period turns."""
+
+    status, kind, title = 429, "budget-exceeded", "Budget exceeded"

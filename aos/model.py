@@ -228,14 +228,33 @@ class NoteEffect(BaseModel):
 Effect = Annotated[Union[EmitEffect, SendEffect, StateEffect, NoteEffect], Field(discriminator="kind")]
 
 
+class EffectOutcome(BaseModel):
+    """What governance did with one effect of a decision instead of applying it: `denied` (a policy rule or a
+    budget) or `held` (parked as approval `approval_id`). Effects without an outcome were allowed."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    index: int
+    action: str
+    outcome: Literal["denied", "held"]
+    policy: str = ""
+    rule: str = ""
+    reason: str = ""
+    approval_id: str | None = None
+
+
 class Decision(BaseModel):
-    """What a brain decided for one step. Journaled before any effect is applied (invariant 2)."""
+    """What a brain decided for one step. Journaled before any effect is applied (invariant 2).
+
+    `outcomes` is set by the kernel (never the brain) before journaling: the effects governance denied or
+    held. A retried step reuses them, so a policy change between attempts cannot apply a denied effect."""
 
     model_config = ConfigDict(extra="forbid")
     effects: list[Effect] = Field(default_factory=list)
     summary: str | None = None
     model_calls: int = 0
     tokens: int = 0
+    tool_calls: int = 0
+    outcomes: list[EffectOutcome] = Field(default_factory=list)
 
 
 class StepStatus(str, Enum):

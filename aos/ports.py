@@ -11,10 +11,12 @@ Keys: an agent is addressed in storage by its *agent key* ``"{tenant}/{agent_id}
 from __future__ import annotations
 
 import abc
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Awaitable, Callable, Sequence
+from typing import Any
 
+from aos.governance_model import Approval, AuditRecord, PolicyRecord
 from aos.model import AgentRecord, AgentState, ApiKeyRecord, Decision, Event, StepRecord
 
 
@@ -267,6 +269,8 @@ class Stores:
     clock: Clock
     close: Callable[[], Awaitable[None]]
     context: Any = None
+    #: `Governance` (audit, policies, usage, approvals), when the backend provides it.
+    governance: Any = None
 
 
 # ---------------------------------------------------------------- context (ContextMCPServer storage)
@@ -527,3 +531,147 @@ class EventSink(abc.ABC):
 
     @abc.abstractmethod
     async def emitted(self, tenant: str, event: Event) -> None: ...
+
+
+# ---------------------------------------------------------------- governance (policy, audit, usage, approvals)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit record before it is chained: the store assigns `seq`, `prev` and `hash`.
+
+    `kind`: call (system call), step (a decision), effect (denied/held), approval, lifecycle, key, budget.
+    """
+
+    ts: str
+    kind: str
+    action: str
+    actor: str = ""
+    agent_id: str | None = None
+    outcome: str = ""
+    details: dict[str, Any] | None = None
+
+    def fields(self) -> dict[str, Any]:
+        return {"ts": self.ts, "kind": self.kind, "action": self.action, "actor": self.actor,
+                "agent_id": self.agent_id, "outcome": self.outcome, "details": self.details or {}}
+
+
+class AuditLog(abc.ABC):
+    """Each tenant's append-only audit log, a hash chain (`aos.governance_model.chain_record`).
+
+    Contract:
+    - `append(tenant, entries)` stores the entries in order as records `seq` = last + 1, ... (the first record of
+      a tenant has seq 1 and `prev` = `GENESIS`), each with `prev` = the hash of the record before it, atomically
+      and durably on return, and returns them. Concurrent appends to one tenant never fork the chain: the store
+      serializes them (SQLite: the single writer; Cosmos: a compare-and-set on the tenant's head document).
+    - `head(tenant)` returns `(seq, hash)` of the last record, `(0, GENESIS)` for none. It is kept beside the
+      records, so truncating the log's tail is detectable.
+    - `page(tenant, before, limit, kind, action_prefix, agent_id)` returns records newest first; `before` is a seq.
+    - `scan(tenant, after, limit)` returns records by seq ascending, for verification; rows are returned as
+      stored (a tampered row is returned tampered, never "repaired").
+    """
+
+    @abc.abstractmethod
+    async def append(self, tenant: str, entries: Sequence[AuditEntry]) -> list[AuditRecord]: ...
+
+    @abc.abstractmethod
+    async def head(self, tenant: str) -> tuple[int, str]: ...
+
+    @abc.abstractmethod
+    async def page(
+        self, tenant: str, *, before: int | None = None, limit: int = 50, kind: str | None = None,
+        action_prefix: str | None = None, agent_id: str | None = None,
+    ) -> list[AuditRecord]: ...
+
+    @abc.abstractmethod
+    async def scan(self, tenant: str, *, after: int = 0, limit: int = 1000) -> list[AuditRecord]: ...
+
+
+class PolicyStore(abc.ABC):
+    """Named, versioned policy documents per tenant (`aos.governance_model.PolicyRecord`).
+
+    Contract: `put(record, expected_version)` stores `record` as the next version (1 for a new name, else the
+    latest + 1; the returned record carries it); with `expected_version` set, a different latest version raises
+    `VersionConflict`. Every version is kept: `get(tenant, name, version=None)` returns the latest (or the given)
+    version and raises `NotFound`; a deleted policy's latest version has `deleted=True`, and `get` without a
+    version raises `NotFound` for it. `delete` stores a tombstone version and returns whether the policy was live.
+    `list(tenant)` returns the latest live version of each policy by name; `versions` returns every version of a
+    name, oldest first. `stamp(tenant)` changes whenever any policy of the tenant changes (cache validation).
+    """
+
+    @abc.abstractmethod
+    async def put(self, record: PolicyRecord, expected_version: int | None = None) -> PolicyRecord: ...
+
+    @abc.abstractmethod
+    async def get(self, tenant: str, name: str, version: int | None = None) -> PolicyRecord: ...
+
+    @abc.abstractmethod
+    async def delete(self, tenant: str, name: str, when: datetime, by: str = "") -> bool: ...
+
+    @abc.abstractmethod
+    async def list(self, tenant: str) -> list[PolicyRecord]: ...
+
+    @abc.abstractmethod
+    async def versions(self, tenant: str, name: str) -> list[PolicyRecord]: ...
+
+    @abc.abstractmethod
+    async def stamp(self, tenant: str) -> int: ...
+
+
+class UsageCounter(abc.ABC):
+    """Durable usage counters in one-minute buckets, per agent and per tenant.
+
+    Contract: `add(tenant, agent_id, deltas, at)` adds each metric's delta to the minute bucket of `at` for the
+    agent and for the tenant total, atomically and durably on return. `totals(tenant, agent_id, since)` sums the
+    buckets starting at or after `since` (floored to the minute) for the agent, or for the tenant total when
+    `agent_id` is None; metrics never counted are 0. `prune(before)` drops buckets older than `before`.
+    """
+
+    @abc.abstractmethod
+    async def add(self, tenant: str, agent_id: str, deltas: dict[str, int], at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def totals(self, tenant: str, agent_id: str | None, since: datetime) -> dict[str, int]: ...
+
+    @abc.abstractmethod
+    async def prune(self, before: datetime) -> int: ...
+
+
+class ApprovalStore(abc.ABC):
+    """Parked effects awaiting a human (`aos.governance_model.Approval`).
+
+    Contract: `park(approval)` stores it if its id is new and returns what is stored (the first one wins, so
+    a retried step parks once). `get` raises `NotFound`. `decide(tenant, id, status, by, note, at)` moves a
+    pending approval to approved/rejected and returns it; deciding one already decided raises `Conflict`
+    (naming its status). `mark_applied` sets `applied`. `list(tenant, status)` returns newest first. `due(now)`
+    returns pending approvals of any tenant whose `expires_at` ≤ now.
+    """
+
+    @abc.abstractmethod
+    async def park(self, approval: Approval) -> Approval: ...
+
+    @abc.abstractmethod
+    async def get(self, tenant: str, approval_id: str) -> Approval: ...
+
+    @abc.abstractmethod
+    async def decide(self, tenant: str, approval_id: str, status: str, by: str, note: str | None,
+                     at: datetime) -> Approval: ...
+
+    @abc.abstractmethod
+    async def mark_applied(self, tenant: str, approval_id: str) -> None: ...
+
+    @abc.abstractmethod
+    async def list(self, tenant: str, *, status: str | None = None, limit: int = 100) -> list[Approval]: ...
+
+    @abc.abstractmethod
+    async def due(self, now: datetime, limit: int = 100) -> list[Approval]: ...
+
+
+@dataclass
+class Governance:
+    """The governance stores of one backend (all four, or none: the kernel then governs nothing)."""
+
+    audit: AuditLog
+    policies: PolicyStore
+    usage: UsageCounter
+    approvals: ApprovalStore

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from aos.api.deps import caller, idempotent, system
+from aos.api.guard import check_call, governed
 from aos.api.views import AgentPage, AgentView, MessageIn, PublishResult, StateView, StepPage
 from aos.errors import ValidationFailed
 from aos.kernel import Caller
@@ -32,7 +33,7 @@ async def _view(request: Request, tenant: str, agent_id: str) -> AgentView:
 
 
 @router.post("", status_code=201, response_model=AgentView, summary="Register a perpetual agent")
-async def register(spec: AgentSpec, request: Request, who: Who) -> Any:
+async def register(spec: AgentSpec, request: Request, who: Annotated[Caller, governed("agents.register")]) -> Any:
     who.require(*WRITERS)
 
     async def work() -> tuple[int, Any]:
@@ -44,7 +45,7 @@ async def register(spec: AgentSpec, request: Request, who: Who) -> Any:
 
 @router.get("", response_model=AgentPage, summary="List agents (paged by id)")
 async def list_agents(
-    request: Request, who: Who,
+    request: Request, who: Annotated[Caller, governed("agents.list")],
     state: AgentState | None = None,
     label: Annotated[list[str], Query(description="key=value; all must match")] = [],  # noqa: B006
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
@@ -67,34 +68,36 @@ async def list_agents(
 
 
 @router.get("/{agent_id}", response_model=AgentView, summary="Read one agent")
-async def get_agent(agent_id: str, request: Request, who: Who) -> AgentView:
+async def get_agent(agent_id: str, request: Request, who: Annotated[Caller, governed("agents.get")]) -> AgentView:
     who.require_agent_access(_agent_id(agent_id))
     return await _view(request, who.tenant, agent_id)
 
 
 @router.post("/{agent_id}/suspend", response_model=AgentView, summary="Suspend: mail is kept, not processed")
-async def suspend(agent_id: str, request: Request, who: Who) -> AgentView:
+async def suspend(agent_id: str, request: Request, who: Annotated[Caller, governed("agents.suspend")]) -> AgentView:
     who.require(*WRITERS)
     await system(request).kernel.suspend(who.tenant, _agent_id(agent_id))
     return await _view(request, who.tenant, agent_id)
 
 
 @router.post("/{agent_id}/resume", response_model=AgentView, summary="Resume a suspended or failed agent")
-async def resume(agent_id: str, request: Request, who: Who) -> AgentView:
+async def resume(agent_id: str, request: Request, who: Annotated[Caller, governed("agents.resume")]) -> AgentView:
     who.require(*WRITERS)
     await system(request).kernel.resume(who.tenant, _agent_id(agent_id))
     return await _view(request, who.tenant, agent_id)
 
 
 @router.delete("/{agent_id}", summary="Retire an agent; ?purge=true also removes its mail, state and context")
-async def retire(agent_id: str, request: Request, who: Who, purge: bool = False) -> dict[str, Any]:
+async def retire(agent_id: str, request: Request, who: Annotated[Caller, governed("agents.retire")],
+                 purge: bool = False) -> dict[str, Any]:
     who.require(*WRITERS)
     return await system(request).kernel.retire(who.tenant, _agent_id(agent_id), purge=purge)
 
 
 @router.post("/{agent_id}/messages", status_code=202, response_model=PublishResult,
              summary="Send a message to one agent")
-async def send_message(agent_id: str, body: MessageIn, request: Request, who: Who) -> Any:
+async def send_message(agent_id: str, body: MessageIn, request: Request,
+                       who: Annotated[Caller, governed("agents.message")]) -> Any:
     who.require(Role.ADMIN, Role.OPERATOR, Role.AGENT)
     target = _agent_id(agent_id)
     fields: dict[str, Any] = {"source": f"aos://api/keys/{who.key_id}", "type": body.type, "data": body.data,
@@ -104,6 +107,9 @@ async def send_message(agent_id: str, body: MessageIn, request: Request, who: Wh
     if who.role is Role.AGENT:
         fields[SENDER_EXT] = who.agent_id
         fields["source"] = f"aos://agents/{who.agent_id}"
+
+    await check_call(request, who, "agents.message", agent_id=target, event_type=body.type, target=target,
+                     payload=body.data)
 
     async def work() -> tuple[int, Any]:
         event = Event.model_validate(fields)
@@ -116,7 +122,7 @@ async def send_message(agent_id: str, body: MessageIn, request: Request, who: Wh
 
 @router.get("/{agent_id}/steps", response_model=StepPage, summary="What the agent received, decided, emitted")
 async def steps(
-    agent_id: str, request: Request, who: Who,
+    agent_id: str, request: Request, who: Annotated[Caller, governed("agents.steps")],
     limit: Annotated[int, Query(ge=1, le=200)] = 20, before: Annotated[int | None, Query(ge=1)] = None,
 ) -> StepPage:
     who.require_agent_access(_agent_id(agent_id))
@@ -126,7 +132,7 @@ async def steps(
 
 
 @router.get("/{agent_id}/state", response_model=StateView, summary="The agent's persistent state")
-async def state(agent_id: str, request: Request, who: Who) -> StateView:
+async def state(agent_id: str, request: Request, who: Annotated[Caller, governed("agents.state")]) -> StateView:
     who.require_agent_access(_agent_id(agent_id))
     value, version = await system(request).kernel.agent_state(who.tenant, agent_id)
     return StateView(agent=agent_id, version=version, state=value)

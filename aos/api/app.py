@@ -11,7 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 
-from aos.api import agents, events, keys, problems
+from aos.api import agents, approvals, audit, events, keys, policies, problems, usage
+from aos.api.guard import AuditMiddleware
 from aos.errors import Forbidden
 from aos.model import Role
 from aos.runtime import System
@@ -31,6 +32,11 @@ def create_app(sys: System) -> FastAPI:
     app.include_router(agents.router)
     app.include_router(events.router)
     app.include_router(keys.router)
+    app.include_router(policies.router)
+    app.include_router(audit.router)
+    app.include_router(approvals.router)
+    app.include_router(usage.router)
+    app.add_middleware(AuditMiddleware)
 
     @app.get("/api/health", tags=["health"], summary="Liveness and a short status (no auth)")
     async def health(request: Request) -> dict[str, Any]:

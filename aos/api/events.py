@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
 from aos.api.deps import caller, system
+from aos.api.guard import check_call, governed
 from aos.api.views import EventPage, EventView, PublishResult
 from aos.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
 from aos.kernel import Caller
@@ -57,7 +58,7 @@ def _event(fields: Any, index: int | None, who: Caller) -> Event:
                  "application/cloudevents+json": {"schema": Event.model_json_schema()},
                  "application/cloudevents-batch+json": {"schema": {"type": "array", "items": {"type": "object"}}},
              }}})
-async def publish(request: Request, who: Who) -> Any:
+async def publish(request: Request, who: Annotated[Caller, governed("events.publish")]) -> Any:
     who.require(Role.ADMIN, Role.OPERATOR, Role.AGENT)
     raw = await request.body()
     if len(raw) > MAX_BODY:
@@ -74,16 +75,20 @@ async def publish(request: Request, who: Who) -> Any:
         if not 1 <= len(payload) <= MAX_BATCH:
             raise ValidationFailed(f"a batch holds 1-{MAX_BATCH} events, got {len(payload)}")
         events = [_event(item, i, who) for i, item in enumerate(payload)]  # all valid before any is accepted
+        for e in events:  # all allowed before any is accepted
+            await check_call(request, who, "events.publish", event_type=e.type, target=e.target, payload=e.data)
         results = [await kernel.publish(who.tenant, e, sender=who.agent_id) for e in events]
         return [PublishResult(id=r.event_id, duplicate=r.duplicate, delivered_to=list(r.delivered_to))
                 for r in results]
-    result = await kernel.publish(who.tenant, _event(payload, None, who), sender=who.agent_id)
+    event = _event(payload, None, who)
+    await check_call(request, who, "events.publish", event_type=event.type, target=event.target, payload=event.data)
+    result = await kernel.publish(who.tenant, event, sender=who.agent_id)
     return PublishResult(id=result.event_id, duplicate=result.duplicate, delivered_to=list(result.delivered_to))
 
 
 @router.get("", response_model=EventPage, summary="The tenant's event log, newest first")
 async def list_events(
-    request: Request, who: Who,
+    request: Request, who: Annotated[Caller, governed("events.list")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     before: Annotated[int | None, Query(ge=1)] = None,
     type: Annotated[str | None, Query(description="type prefix", max_length=256)] = None,

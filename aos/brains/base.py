@@ -28,6 +28,8 @@ class BrainContext:
     seq: int
     state: dict[str, Any]
     open_context: Callable[[], Awaitable[ContextSession | None]] = field(repr=False)
+    #: The kernel's governance hook (policy + budgets) for this step; None when nothing is governed.
+    guard: Callable[..., Awaitable[None]] | None = field(default=None, repr=False)
 
     @property
     def agent_id(self) -> str:
@@ -36,6 +38,12 @@ class BrainContext:
     async def context(self) -> ContextSession | None:
         """The agent's context session, or None when the host runs without ContextMCPServers."""
         return await self.open_context()
+
+    async def check(self, action: str, **facts: Any) -> None:
+        """Ask the kernel before a model call (`model.call`, with `tokens` spent so far in this step) or a tool
+        call (`tool.call:NAME`). Raises `PolicyDenied` or `BudgetExceeded`; the call must then not be made."""
+        if self.guard is not None:
+            await self.guard(action, **facts)
 
 
 class Brain(abc.ABC):

@@ -68,6 +68,7 @@ class OpenAIBrain(Brain):
         effects: list[Any] = []
         calls = tokens = 0
         for _ in range(self._max_rounds):
+            await ctx.check("model.call", tokens=tokens)  # policy and budgets, before the call is made
             reply = await self._complete(messages, tools)
             calls += 1  # noqa: SIM113 - counts model calls, not loop rounds
             tokens += int((reply.get("usage") or {}).get("total_tokens", 0))
@@ -77,7 +78,7 @@ class OpenAIBrain(Brain):
             if not tool_calls:
                 return Decision(effects=effects, summary=message.get("content"), model_calls=calls, tokens=tokens)
             for call in tool_calls:
-                result = await self._run_tool(call, effects, session)
+                result = await self._run_tool(call, effects, session, ctx)
                 messages.append({"role": "tool", "tool_call_id": call.get("id"), "content": result})
         raise BrainError(f"model still calling tools after {self._max_rounds} rounds (settings.max_rounds)")
 
@@ -100,12 +101,13 @@ class OpenAIBrain(Brain):
         except ValueError as e:
             raise BrainError(f"model endpoint answered non-JSON: {response.text[:200]}") from e
 
-    async def _run_tool(self, call: dict[str, Any], effects: list[Any], session: Any) -> str:
+    async def _run_tool(self, call: dict[str, Any], effects: list[Any], session: Any, ctx: BrainContext) -> str:
         fn = call.get("function") or {}
         name = fn.get("name", "")
         try:
             args = json.loads(fn.get("arguments") or "{}")
             if name.startswith(CONTEXT_PREFIX) and session is not None:
+                await ctx.check(f"tool.call:{name}")  # a denial goes back to the model as the tool's error
                 return json.dumps(await session.call(name[len(CONTEXT_PREFIX):], args), default=str)
             effect = {"emit_event": EmitEffect, "send_message": SendEffect, "set_state": StateEffect,
                       "note": NoteEffect}[name].model_validate(args)

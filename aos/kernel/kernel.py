@@ -19,6 +19,7 @@ from aos.errors import AgentNotFound, Conflict, VersionConflict
 from aos.kernel.context import ContextProvider
 from aos.kernel.lifecycle import RECEIVING, next_state
 from aos.kernel.notify import NoNotifier, Notifier
+from aos.kernel.policy.governor import Governor
 from aos.kernel.router import wants
 from aos.kernel.scheduler import next_wake, timer_event
 from aos.model import AgentRecord, AgentSpec, AgentState, Event, StepRecord, agent_key
@@ -87,6 +88,10 @@ class Kernel:
         self._brain_cache: OrderedDict[tuple[str, int], Brain] = OrderedDict()
         self._route_cache: OrderedDict[tuple[str, str], list[AgentRecord]] = OrderedDict()
         self._records: OrderedDict[str, AgentRecord] = OrderedDict()
+        self.governance: Governor | None = None
+        if stores.governance is not None:  # a sole writer invalidates its policy cache itself; others poll
+            self.governance = Governor(self, stores.governance,
+                                       cache_s=None if self.options.record_cache_size else 5.0)
 
     # ------------------------------------------------------------ lifecycle
 
@@ -165,6 +170,7 @@ class Kernel:
             removed["context"] = await self.context.purge(tenant, agent_id)
         await self.stores.registry.delete(tenant, agent_id)
         self._forget(record.key)
+        await self._audit_lifecycle(record, "purge", record.state.value, removed=removed)
         await self.notifier.lifecycle(record.key, "purged")
         return {"agent": agent_id, "state": "purged", "purged": True, "removed": removed}
 
@@ -183,8 +189,16 @@ class Kernel:
         self._route_cache.clear()
         self._remember(stored)
         log.info("agent %s: %s → %s", record.key, record.state.value, stored.state.value)
+        await self._audit_lifecycle(stored, action, record.state.value)
         await self.notifier.lifecycle(stored.key, stored.state.value)
         return stored
+
+    async def _audit_lifecycle(self, record: AgentRecord, action: str, before: str, **details: Any) -> None:
+        if self.governance is not None:
+            outcome = "purged" if action == "purge" else record.state.value
+            await self.governance.record(record.tenant, [self.governance.entry(
+                "lifecycle", f"agent.{action}", actor="kernel", agent_id=record.id, outcome=outcome,
+                before=before, failure=record.failure, **details)])
 
     # ------------------------------------------------------------ events
 
@@ -271,6 +285,8 @@ class Kernel:
                 self._forget(record.key)
                 log.info("agent %s changed during its timer; the next tick re-reads it", record.key)
             woken.append(record.key)
+        if self.governance is not None:
+            await self.governance.tick()
         return woken
 
     async def sweep(self, limit: int = 1000) -> list[str]:

@@ -38,6 +38,9 @@ async def run_step(kernel: Any, key: str) -> Any:
         return None
     mailbox = kernel.stores.mailbox
     max_events = record.spec.limits.max_events_per_step
+    governed = await kernel.governance.step(record) if kernel.governance is not None else None
+    if governed is not None and await governed.blocked() is not None:
+        return None  # a budget is used up: not claimed, the mail waits for the next period
     kernel.running.add(key)
     try:
         # One round trip for both: the state cannot change before the claim, since only this agent's own
@@ -55,20 +58,26 @@ async def run_step(kernel: Any, key: str) -> Any:
         decision = claim.decision
         if decision is None:
             try:
-                decision = await _decide(kernel, record, claim, state)
+                decision = await _decide(kernel, record, claim, state, governed)
             except (AosError, TimeoutError, ValueError) as e:
                 if isinstance(e, StorageError):
                     raise
                 return await _fail(kernel, record, claim, _reason(e, record))
+            if governed is not None:  # verdicts are journaled with the decision: a retry reuses them
+                decision = await governed.review(claim.seq, decision)
             decision = await mailbox.record_decision(key, claim.seq, decision)
         if kernel.fault:
             await kernel.fault("decided")
         await _apply(kernel, record, claim.seq, decision, state, version)
+        if governed is not None:
+            await governed.park(claim.seq, decision)
         if kernel.context is not None:
             await kernel.context.record_step(tenant, agent_id, claim.seq, claim.events, decision)
         if kernel.fault:
             await kernel.fault("applied")
-        await mailbox.complete_step(key, claim.seq)
+        # usage and audit of the step share the completion's group commit
+        extra = governed.finish(claim.seq, len(claim.events), decision) if governed is not None else []
+        await asyncio.gather(mailbox.complete_step(key, claim.seq), *extra)
         await kernel.note_step_result(record, None)
         return StepOutcome(agent_id, claim.seq, "done", len(claim.events), len(decision.effects), claim.attempts,
                            more=more)
@@ -93,7 +102,7 @@ async def _fail(kernel: Any, record: AgentRecord, claim: Claim, error: str) -> A
     return StepOutcome(record.id, claim.seq, "failed", len(claim.events), 0, claim.attempts, error)
 
 
-async def _decide(kernel: Any, record: AgentRecord, claim: Claim, state: dict[str, Any]) -> Decision:
+async def _decide(kernel: Any, record: AgentRecord, claim: Claim, state: dict[str, Any], governed: Any) -> Decision:
     brain = kernel.brain_for(record)
     async with AsyncExitStack() as stack:
         session: list[ContextSession | None] = []
@@ -107,7 +116,8 @@ async def _decide(kernel: Any, record: AgentRecord, claim: Claim, state: dict[st
                     session.append(await stack.enter_async_context(cm))
             return session[0]
 
-        ctx = BrainContext(record.tenant, record.spec, claim.seq, copy.deepcopy(state), open_context)
+        ctx = BrainContext(record.tenant, record.spec, claim.seq, copy.deepcopy(state), open_context,
+                           guard=governed.guard if governed is not None else None)
         async with asyncio.timeout(record.spec.limits.step_timeout_s):
             decision = await brain.decide(ctx, list(claim.events))
     if not isinstance(decision, Decision):
@@ -119,11 +129,18 @@ async def _apply(
     kernel: Any, record: AgentRecord, seq: int, decision: Decision, state: dict[str, Any], version: int
 ) -> None:
     """Apply effects in order: state first (one compare-and-set on the state read at the claim), then events
-    with deterministic ids."""
-    new_state = merged_state(state, decision)
+    with deterministic ids. Effects governance denied or held (`decision.outcomes`) are skipped."""
+    blocked = {o.index for o in decision.outcomes}
+    if blocked:
+        kept = [e for i, e in enumerate(decision.effects) if i not in blocked]
+        new_state = merged_state(state, decision.model_copy(update={"effects": kept}))
+    else:
+        new_state = merged_state(state, decision)
     if new_state is not None and new_state != state:
         await kernel.stores.state.put(record.key, new_state, version)
     for index, effect in enumerate(decision.effects):
+        if index in blocked:
+            continue
         if isinstance(effect, (EmitEffect, SendEffect)):
             await _publish_effect(kernel, record, effect_event(record, seq, index, effect))
 

@@ -20,8 +20,10 @@ from aos.adapters.embedded.memory import (
     MemoryMailbox,
     MemoryStateStore,
 )
+from aos.adapters.embedded.memory_governance import memory_governance
 from aos.adapters.embedded.sqlite import SqliteDatabase
 from aos.adapters.embedded.sqlite_auth import SqliteIdempotencyStore, SqliteKeyStore
+from aos.adapters.embedded.sqlite_governance import sqlite_governance
 from aos.adapters.embedded.sqlite_mailbox import SqliteMailbox
 from aos.adapters.embedded.sqlite_registry import SqliteAgentRegistry
 from aos.adapters.embedded.sqlite_state import SqliteStateStore
@@ -45,6 +47,7 @@ def sqlite_stores(db: SqliteDatabase, data_dir: Path, clock: Clock | None = None
         clock=clock,
         close=db.close,
         context=SqliteContextStore(db, blobs),
+        governance=sqlite_governance(db),
     )
 
 
@@ -77,4 +80,5 @@ def open_memory(clock: Clock | None = None) -> Stores:
         clock=clock,
         close=close,
         context=MemoryContextStore(blobs),
+        governance=memory_governance(),
     )
