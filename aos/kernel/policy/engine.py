@@ -94,7 +94,7 @@ class PolicySet:
                 applies = _both(scope, compile_conditions(r.when))
                 rules.append(CompiledRule(rec.name, r.id, r.effect, r.reason or f"{r.effect.value} by rule {r.id}",
                                           applies, tuple(r.actions), doc.approval_timeout_s))
-            budgets += [BudgetRule(rec.name, b, scope) for b in doc.budgets]
+            budgets += [BudgetRule(rec.name, b, scope or _always) for b in doc.budgets]
         built = cls(tuple(rules), tuple(budgets), default, needs_labels)
         for rule in rules:
             for p in rule.patterns:

@@ -95,8 +95,7 @@ class StepGovernance:
         if exceeded is not None:
             await self.report(exceeded)
             raise BudgetExceeded(f"{action} stopped before the call: {exceeded.reason}", metric=exceeded.metric)
-        if metric == "tool_calls":
-            self.usage.add("tool_calls")
+        self.usage.add(metric)  # later checks in this step see it (the durable count is written at the end)
 
     async def review(self, seq: int, decision: Decision) -> Decision:
         """Decide every effect; return the decision with the denied/held ones in `outcomes`."""
@@ -141,7 +140,7 @@ class StepGovernance:
         blocked = {o.index for o in decision.outcomes}
         sent = [e for i, e in enumerate(decision.effects) if i not in blocked]
         deltas = {"steps": 1, "model_calls": decision.model_calls, "tokens": decision.tokens,
-                  "tool_calls": self.usage.added.get("tool_calls", 0) + decision.tool_calls,
+                  "tool_calls": max(self.usage.added.get("tool_calls", 0), decision.tool_calls),
                   "messages": sum(isinstance(e, SendEffect) for e in sent),
                   "events": sum(isinstance(e, EmitEffect) for e in sent)}
         entries = [self.gov.entry(
