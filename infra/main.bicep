@@ -72,6 +72,15 @@ param taskHubName string = 'aos'
 @description('Tenant of the bootstrap admin identity.')
 param defaultTenant string = 'default'
 
+@description('Entra ID tenant (GUID) whose access tokens AOS accepts beside API keys; they act in defaultTenant.')
+param entraTenantId string = tenant().tenantId
+
+@description('Accepted token audiences, comma-separated: the AOS app registration\'s client id (v2 tokens) and/or App ID URI (v1). Empty: Entra ID tokens are refused, API keys only.')
+param entraAudience string = ''
+
+@description('Further accepted Entra tenants, comma-separated <tid>=<aos-tenant>; tokens from other tenants are refused.')
+param entraTenants string = ''
+
 @description('Python log level of the AOS loggers.')
 @allowed([
   'DEBUG'
@@ -225,6 +234,9 @@ module functionApp 'modules/functionapp.bicep' = {
     agentRestartBackoffSeconds: agentRestartBackoffSeconds
     defaultTenant: defaultTenant
     logLevel: logLevel
+    entraTenantId: entraTenantId
+    entraAudience: entraAudience
+    entraTenants: entraTenants
   }
 }
 

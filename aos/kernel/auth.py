@@ -4,20 +4,28 @@ A key looks like `aos_<id>_<secret>`; only SHA-256 of the whole string is stored
 no usable key. The tenant (and for the `agent` role, the agent) of every call comes from the key, never from the
 request body. Roles: `admin` manages keys and everything else, `operator` runs agents, `agent` acts as one agent
 (its own context, publishing, messaging), `reader` only reads.
+
+A bearer token shaped like a JWT is not looked up as a key: it goes to the Entra ID verifier
+(`aos.kernel.entra`) when one is configured, and is refused with a 401 saying so when none is.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 from dataclasses import dataclass
+from typing import Protocol
 
 from aos.errors import Forbidden, Unauthorized, ValidationFailed
 from aos.model import ApiKeyRecord, Role, validate_slug
 from aos.ports import Clock, KeyStore
 
 BOOTSTRAP_KEY_ID = "bootstrap-admin"
+ENTRA_NOT_CONFIGURED = ("the bearer token is a JWT, but Entra ID is not configured on this AOS: set "
+                        "AOS_ENTRA_TENANT_ID and AOS_ENTRA_AUDIENCE, or send an API key")
 
 
 @dataclass(frozen=True)
@@ -38,14 +46,31 @@ class Caller:
             raise Forbidden(f"an agent key for '{self.agent_id}' cannot act on agent '{agent_id}'")
 
 
+class TokenVerifier(Protocol):
+    async def verify(self, token: str) -> Caller: ...
+
+
 def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def looks_like_jwt(token: str) -> bool:
+    """A compact JWS whose first segment is a JSON header with `alg`. AOS API keys never look like this."""
+    if token.count(".") != 2:
+        return False
+    head = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(header, dict) and "alg" in header
+
+
 class KeyService:
-    def __init__(self, keys: KeyStore, clock: Clock) -> None:
+    def __init__(self, keys: KeyStore, clock: Clock, *, entra: TokenVerifier | None = None) -> None:
         self._keys = keys
         self._clock = clock
+        self._entra = entra
 
     async def issue(
         self, tenant: str, role: Role, *, agent_id: str | None = None, name: str = ""
@@ -105,6 +130,10 @@ class KeyService:
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthorized("Authorization must be 'Bearer <api key>'")
         token = token.strip()
+        if looks_like_jwt(token):
+            if self._entra is None:
+                raise Unauthorized(ENTRA_NOT_CONFIGURED)
+            return await self._entra.verify(token)
         record = await self._keys.by_hash(hash_secret(token))
         if record is None or not hmac.compare_digest(record.secret_hash, hash_secret(token)):
             raise Unauthorized("unknown API key")

@@ -16,6 +16,7 @@ from aos.config import Config
 from aos.errors import NotConfigured
 from aos.kernel import Kernel, KernelOptions, KeyService
 from aos.kernel.context import ContextProvider
+from aos.kernel.entra import EntraSettings, EntraVerifier
 from aos.ports import Stores
 from aos.runtime.host import EmbeddedRuntime, ReadyQueue
 
@@ -60,6 +61,16 @@ def context_provider(stores: Stores) -> ContextProvider | None:
     return ContextMCPProvider(stores.context, stores.blobs)  # type: ignore[no-any-return]
 
 
+def entra_verifier(config: Config) -> EntraVerifier | None:
+    """The Entra ID token verifier, or None (JWTs refused) unless both tenant id and audience are set.
+
+    The configured tenant's tokens act in AOS_DEFAULT_TENANT unless AOS_ENTRA_TENANTS maps it elsewhere."""
+    if not (config.entra_tenant_id and config.entra_audiences):
+        return None
+    tenants = {config.entra_tenant_id: config.default_tenant, **dict(config.entra_tenants)}
+    return EntraVerifier(EntraSettings(config.entra_tenant_id, config.entra_audiences, tenants))
+
+
 @dataclass
 class System:
     config: Config
@@ -94,7 +105,7 @@ class _SystemContext:
             if options is None:  # the embedded host is the registry's only writer: cache records and routes
                 options = KernelOptions(record_cache_size=50_000) if run else KernelOptions(route_cache_size=0)
             kernel = Kernel(stores, brains, context=context_provider(stores), notifier=queue, options=options)
-            keys = KeyService(stores.keys, stores.clock)
+            keys = KeyService(stores.keys, stores.clock, entra=entra_verifier(config))
             generated = await keys.ensure_bootstrap(config.default_tenant, config.admin_key)
             runtime = EmbeddedRuntime(
                 kernel, queue, workers=config.workers,

@@ -89,6 +89,15 @@ param defaultTenant string
 @description('Python log level of the AOS loggers.')
 param logLevel string
 
+@description('Entra ID tenant (GUID) whose access tokens AOS accepts beside API keys.')
+param entraTenantId string
+
+@description('Accepted token audiences, comma-separated: the AOS app registration\'s client id and/or App ID URI. Empty: Entra ID tokens are refused.')
+param entraAudience string
+
+@description('Further accepted Entra tenants, comma-separated <tid>=<aos-tenant>. Empty: only entraTenantId.')
+param entraTenants string
+
 var appSettings = [
   // Host storage and the Durable Functions task hub, through the managed identity.
   {
@@ -157,6 +166,19 @@ var appSettings = [
   {
     name: 'AOS_RESTART_BACKOFF_S'
     value: string(agentRestartBackoffSeconds)
+  }
+  // Entra ID bearer tokens beside API keys (issuer, audience, signature checked by AOS itself).
+  {
+    name: 'AOS_ENTRA_TENANT_ID'
+    value: entraTenantId
+  }
+  {
+    name: 'AOS_ENTRA_AUDIENCE'
+    value: entraAudience
+  }
+  {
+    name: 'AOS_ENTRA_TENANTS'
+    value: entraTenants
   }
   // Brains: the key is a Key Vault reference resolved by the platform with the app's identity.
   {
