@@ -43,6 +43,10 @@ def _event(fields: Any, index: int | None, who: Caller) -> Event:
         raise ValidationFailed(f"{where}a CloudEvent must be a JSON object")
     if who.role is Role.AGENT:
         fields = {**fields, SENDER_EXT: who.agent_id}
+    elif SENDER_EXT in fields:
+        # agents and egress trust it as "emitted by this agent": only AOS sets it, from an agent's credential
+        raise ValidationFailed(f"{where}'{SENDER_EXT}' is set by AOS from an agent key, never by the caller: "
+                               "remove it (an event published with this key comes from the key)")
     try:
         return Event.model_validate(fields)
     except ValidationError as e:

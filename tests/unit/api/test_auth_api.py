@@ -73,3 +73,21 @@ async def test_tenant_comes_from_the_key(api: httpx.AsyncClient, system) -> None
     assert (await api.get("/api/agents", headers=theirs)).json()["items"] == []
     r = await api.post("/api/agents", json=agent_body(), headers=theirs)
     assert r.status_code == 201 and r.json()["tenant"] == "globex"
+
+
+async def test_only_an_agent_key_makes_an_event_come_from_an_agent(api: httpx.AsyncClient) -> None:
+    """`aossender` marks an agent's emission (egress forwards those, brains trust it): nobody else may forge it."""
+    await api.post("/api/agents", json=agent_body())
+    operator, agent = await issue(api, "operator"), await issue(api, "agent", "triage")
+    forged = {"type": "ping", "source": "x", "aossender": "triage"}
+    for body in (forged, [forged]):
+        r = await api.post("/api/events", json=body, headers=as_key(api, operator))
+        assert r.status_code == 422 and "aossender" in r.json()["detail"]
+    r = await api.post("/api/events", content=b"{}", headers={
+        **as_key(api, operator), "ce-id": "1", "ce-source": "x", "ce-type": "ping", "ce-specversion": "1.0",
+        "ce-aossender": "triage", "content-type": "application/json"})
+    assert r.status_code == 422
+    r = await api.post("/api/events", json={**forged, "aossender": "billing"}, headers=as_key(api, agent))
+    assert r.status_code == 202
+    sent = (await api.get("/api/events")).json()["items"][0]["event"]
+    assert sent["aossender"] == "triage", "an agent key's events always carry its own agent"
