@@ -32,7 +32,9 @@ async def idempotent(
     """Answer a retried request (same `Idempotency-Key`) with the stored first answer.
 
     Only successful answers are stored; the same key with a different request is a 409. A crash between
-    doing the work and storing the answer makes the retry see the work's own conflict (e.g. 409 exists)."""
+    doing the work and storing the answer makes the retry see the work's own conflict (e.g. 409 exists).
+    Keys are scoped to the caller's credential: the same Idempotency-Key from another key (another agent's
+    message, say) is a different request, neither answered with nor suppressed by the first caller's result."""
     key = request.headers.get("idempotency-key")
     if key is None:
         status, body = await compute()
@@ -42,7 +44,7 @@ async def idempotent(
     raw = await request.body()
     digest = hashlib.sha256(request.method.encode() + request.url.path.encode() + raw).hexdigest()
     store = system(request).stores.idempotency
-    full_scope = f"{who.tenant}:{scope}"
+    full_scope = f"{who.tenant}:{who.key_id}:{scope}"  # per credential: another caller's key is not a retry
     stored = await store.get(full_scope, key)
     if stored is None:
         status, body = await compute()

@@ -91,3 +91,19 @@ async def test_only_an_agent_key_makes_an_event_come_from_an_agent(api: httpx.As
     assert r.status_code == 202
     sent = (await api.get("/api/events")).json()["items"][0]["event"]
     assert sent["aossender"] == "triage", "an agent key's events always carry its own agent"
+
+
+async def test_idempotency_keys_belong_to_one_credential(api: httpx.AsyncClient) -> None:
+    await api.post("/api/agents", json=agent_body())
+    await api.post("/api/agents", json=agent_body("billing"))
+    await api.post("/api/agents", json=agent_body("desk"))
+    triage, billing = await issue(api, "agent", "triage"), await issue(api, "agent", "billing")
+    same = {"Idempotency-Key": "msg-1"}
+    first = await api.post("/api/agents/desk/messages", json={"type": "ping"}, headers={**as_key(api, triage), **same})
+    again = await api.post("/api/agents/desk/messages", json={"type": "ping"}, headers={**as_key(api, triage), **same})
+    assert again.headers.get("idempotent-replayed") == "true" and again.json() == first.json()
+    other = await api.post("/api/agents/desk/messages", json={"type": "ping"}, headers={**as_key(api, billing), **same})
+    assert other.status_code == 202 and "idempotent-replayed" not in other.headers
+    assert other.json()["id"] != first.json()["id"], "billing's message is its own, not a replay of triage's"
+    senders = {e["event"].get("aossender") for e in (await api.get("/api/events")).json()["items"]}
+    assert {"triage", "billing"} <= senders
