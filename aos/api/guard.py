@@ -45,8 +45,11 @@ async def check_call(request: Request, who: Caller, action: str, *, agent_id: st
         pending.tenant = who.tenant
         if pending.call is None:
             pending.call = entry
-        else:
-            pending.add([entry])
+        elif event_type is not None:  # the same call, decided per event: one record lists the event types
+            details = dict(pending.call.details or {})
+            details["event_types"] = [*details.get("event_types", []), event_type]
+            details["event_type"], details["target"] = event_type, target
+            pending.call = replace(pending.call, details=details)
     if who.role is Role.ADMIN and action.startswith("policies."):
         return  # admins always manage policies, so a bad policy cannot lock everyone out
     try:

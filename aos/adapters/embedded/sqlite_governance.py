@@ -242,7 +242,7 @@ class SqliteApprovalStore(ApprovalStore):
             current = self._load(conn, tenant, approval_id)
             if current.status is not ApprovalStatus.PENDING:
                 raise Conflict(f"approval '{approval_id}' is already {current.status.value}",
-                               approval_id=approval_id, status=current.status.value)
+                               approval_id=approval_id, current=current.status.value)
             updated = current.model_copy(update={"status": ApprovalStatus(status), "decided_by": by,
                                                  "note": note, "decided_at": at})
             self._store(conn, updated)
