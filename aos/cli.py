@@ -27,6 +27,12 @@ mcp_app = typer.Typer(help="Serve ContextMCPServers to local MCP clients.", no_a
 app.add_typer(agents_app, name="agents")
 app.add_typer(keys_app, name="keys")
 app.add_typer(mcp_app, name="mcp")
+audit_app = typer.Typer(help="Read and verify the tamper-evident audit log.", no_args_is_help=True)
+policies_app = typer.Typer(help="Manage policy documents (admin).", no_args_is_help=True)
+approvals_app = typer.Typer(help="Decide effects parked for approval (operator).", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+app.add_typer(policies_app, name="policies")
+app.add_typer(approvals_app, name="approvals")
 out = Console()
 err = Console(stderr=True)
 
@@ -235,6 +241,86 @@ def keys_revoke(key_id: str, url: str | None = UrlOpt, key: str | None = KeyOpt)
     """Revoke a key."""
     revoked = _run(url, key, lambda c: c.delete(f"/api/keys/{key_id}"))
     out.print(f"key {revoked['id']} revoked at {revoked['revoked_at']}")
+
+
+@audit_app.command("verify")
+def audit_verify(url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """Recompute the tenant's hash chain; exit 1 and name the first broken record if it was tampered with."""
+    result = _run(url, key, lambda c: c.post("/api/audit:verify"))
+    if result["ok"]:
+        out.print(f"audit chain intact: {result['records']} records (head {result['head_seq']})")
+        return
+    broken = result["first_broken"]
+    err.print(f"[red]audit chain broken[/red] at record {broken['seq']}: {broken['reason']}")
+    raise typer.Exit(1)
+
+
+@audit_app.command("ls")
+def audit_ls(limit: int = 20, kind: str | None = None, action: str | None = None, agent: str | None = None,
+             url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """Audit records, newest first."""
+    page = _run(url, key, lambda c: c.get("/api/audit", limit=limit, kind=kind, action=action, agent=agent))
+    for r in page["items"]:
+        out.print(f"{r['seq']:>6} {r['ts'][:19]} {r['kind']:<9} {r['action']:<24} {r['outcome']:<8} "
+                  f"{r['agent_id'] or ''} {r['actor']}")
+
+
+def _policy_body(file: Path) -> tuple[str, dict[str, str]]:
+    text = file.read_text()
+    kind = "application/json" if file.suffix == ".json" else "application/yaml"
+    return text, {"Content-Type": kind}
+
+
+@policies_app.command("put")
+def policies_put(name: str, file: Path, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """Create or replace a policy from a YAML or JSON file (a new version)."""
+    text, headers = _policy_body(file)
+    stored = _run(url, key, lambda c: c.call("PUT", f"/api/policies/{name}", content=text, headers=headers))
+    out.print(f"policy {stored['name']} version {stored['version']}")
+
+
+@policies_app.command("simulate")
+def policies_simulate(name: str, file: Path, days: float = 7.0, url: str | None = UrlOpt,
+                      key: str | None = KeyOpt) -> None:
+    """Dry run a draft against the last DAYS of audit and step journals."""
+    text, headers = _policy_body(file)
+    _print_json(_run(url, key, lambda c: c.call("POST", f"/api/policies/{name}:simulate", content=text,
+                                                 headers=headers, params={"days": days})))
+
+
+@policies_app.command("ls")
+def policies_ls(url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """List live policies."""
+    _print_json(_run(url, key, lambda c: c.get("/api/policies")))
+
+
+@policies_app.command("rm")
+def policies_rm(name: str, url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """Delete a policy (its history is kept)."""
+    _run(url, key, lambda c: c.delete(f"/api/policies/{name}"))
+    out.print(f"policy {name} deleted")
+
+
+@approvals_app.command("ls")
+def approvals_ls(status: str = "pending", url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
+    """List approvals (default: pending)."""
+    _print_json(_run(url, key, lambda c: c.get("/api/approvals", status=status)))
+
+
+@approvals_app.command("approve")
+def approvals_approve(approval_id: str, note: str | None = None, url: str | None = UrlOpt,
+                      key: str | None = KeyOpt) -> None:
+    """Release a parked effect."""
+    done = _run(url, key, lambda c: c.post(f"/api/approvals/{approval_id}:approve", {"note": note}))
+    out.print(f"approval {done['id']} approved (applied: {done['applied']})")
+
+
+@approvals_app.command("reject")
+def approvals_reject(approval_id: str, note: str | None = None, url: str | None = UrlOpt,
+                     key: str | None = KeyOpt) -> None:
+    """Drop a parked effect."""
+    done = _run(url, key, lambda c: c.post(f"/api/approvals/{approval_id}:reject", {"note": note}))
+    out.print(f"approval {done['id']} rejected")
 
 
 @mcp_app.command("context")
