@@ -97,9 +97,11 @@ class Usage:
                                 period_start(b.budget.period, self.now))
         return None
 
-    async def exhausted(self) -> Exceeded | None:
-        """A budget already used up (before a step: no step may start on it)."""
+    async def exhausted(self, metrics: tuple[str, ...]) -> Exceeded | None:
+        """A budget of `metrics` already used up (before a step: no step may start on it)."""
         for b in self.budgets:
+            if b.budget.metric not in metrics:
+                continue
             used = await self._used(b.budget.per, b.budget.period, b.budget.metric)
             need = 1 if b.budget.metric == "steps" else 0
             if used + need > b.budget.limit or (need == 0 and used >= b.budget.limit):

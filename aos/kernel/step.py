@@ -20,6 +20,7 @@ from aos.brains.base import BrainContext
 from aos.errors import AgentNotFound, AosError, Conflict, StorageError
 from aos.kernel.context import ContextSession
 from aos.kernel.effects import effect_event, merged_state, undeliverable_event
+from aos.kernel.policy.step import journaled
 from aos.model import AgentRecord, AgentState, Decision, EmitEffect, Event, SendEffect
 from aos.ports import Claim
 
@@ -72,7 +73,8 @@ async def run_step(kernel: Any, key: str) -> Any:
         if governed is not None:
             await governed.park(claim.seq, decision)
         if kernel.context is not None:
-            await kernel.context.record_step(tenant, agent_id, claim.seq, claim.events, decision)
+            seen = journaled(decision) if decision.outcomes else decision
+            await kernel.context.record_step(tenant, agent_id, claim.seq, claim.events, seen)
         if kernel.fault:
             await kernel.fault("applied")
         # usage and audit of the step share the completion's group commit

@@ -58,7 +58,10 @@ class StepGovernance:
         """A budget already used up: the step must not start. Tells the agent and the operators once."""
         if not self.usage.budgets:
             return None
-        exceeded = await self.usage.exhausted()
+        # steps always; model budgets only for brains that call models. Messages, events and tool calls are
+        # checked one by one (a step that sends nothing is not stopped by a used-up messages budget).
+        metrics = ("steps", "model_calls", "tokens") if self.record.spec.brain.kind == "openai" else ("steps",)
+        exceeded = await self.usage.exhausted(metrics)
         if exceeded is not None:
             await self.report(exceeded)
         return exceeded
@@ -152,6 +155,17 @@ class StepGovernance:
                                    reason=o.reason, approval_id=o.approval_id) for o in decision.outcomes]
         return [self.gov.stores.usage.add(rec.tenant, rec.id, deltas, self.gov.clock.now()),
                 self.gov.auditor.append(rec.tenant, entries)]
+
+
+def journaled(decision: Decision) -> Decision:
+    """The decision as the agent's context records it: a denied or held note is replaced by a line saying so
+    (with the reason), so the agent learns why and the blocked text never enters its context."""
+    notes = {o.index: o for o in decision.outcomes if isinstance(decision.effects[o.index], NoteEffect)}
+    if not notes:
+        return decision
+    effects = [NoteEffect(text=f"[note {notes[i].outcome}: {notes[i].reason or notes[i].rule}]") if i in notes
+               else e for i, e in enumerate(decision.effects)]
+    return decision.model_copy(update={"effects": effects})
 
 
 def _facts(effect: Any) -> dict[str, Any]:

@@ -15,7 +15,7 @@ class FakeClient:
     def __init__(self, answer: dict[str, Any]) -> None:
         self.answer, self.calls = answer, []
 
-    def __enter__(self) -> FakeClient:
+    def __enter__(self) -> FakeClient:  # noqa: PYI034
         return self
 
     def __exit__(self, *exc: object) -> None:

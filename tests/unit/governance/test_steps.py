@@ -168,3 +168,23 @@ async def test_lifecycle_changes_and_steps_are_audited_and_the_chain_verifies(ke
     assert [r.action for r in records] == ["agent.activate", "agent.activate", "agent.suspend", "agent.resume",
                                            "agent.step"]
     assert (await kernel.governance.auditor.verify(TENANT)).ok
+
+
+async def test_a_denied_note_never_reaches_the_context_and_the_agent_reads_why(stores: object) -> None:
+    from aos.brains import Brains
+    from aos.config import Config
+    from aos.kernel import NoNotifier
+    from aos.runtime.system import context_provider
+
+    b = Brains(Config())
+    kernel = Kernel(stores, b, context=context_provider(stores), notifier=NoNotifier())  # type: ignore[arg-type]
+    try:
+        await kernel.register(TENANT, spec("actor"))
+        await put_policy(kernel, "quiet", {"rules": [{"id": "no-notes", "actions": ["context.write"],
+                                                      "effect": "deny", "reason": "notes are off"}]})
+        await kernel.publish(TENANT, to("actor", {"kind": "note", "text": "SECRET PLAN"}))
+        await kernel.run_step("acme/actor")
+        page = await kernel.stores.context.page("acme/actor", kinds=["note"])  # type: ignore[union-attr]
+        assert [e.text for e in page.entries] == ["[note denied: notes are off]"]
+    finally:
+        await b.aclose()
