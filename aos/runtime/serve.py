@@ -8,7 +8,11 @@ the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import signal
+import threading
+from collections.abc import Iterator
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -67,13 +71,34 @@ async def _serve(config: Config, samples: bool) -> None:
         registered = await register_samples(sys) if samples else []
         from aos.api import create_app
 
-        server = uvicorn.Server(uvicorn.Config(
+        server = _Server(uvicorn.Config(
             create_app(sys), host=config.host, port=config.port, log_level=config.log_level.lower(),
             lifespan="on", access_log=False,
         ))
         print(_banner(sys, registered), flush=True)
         await server.serve()
         log.info("shutting down: finishing in-flight steps")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn, minus re-raising SIGTERM/SIGINT once it has stopped serving.
+
+    Why: uvicorn re-raises the captured signal when `serve()` returns, which kills the process before the
+    `System` context closes, so in-flight steps would never get their grace period and the database would not
+    be closed cleanly. Here the signal only stops the server; the shutdown then runs to completion and the
+    process exits 0."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
 
 def serve_forever(env: Mapping[str, str], *, samples: bool = False) -> int:

@@ -78,7 +78,7 @@ def start(data_dir: Path, *, samples: bool = True, command: list[str] | None = N
 def server(tmp_path: Path) -> Iterator[Server]:
     s = start(tmp_path / "data")
     yield s
-    s.stop()
+    assert s.stop() == 0, f"aos up did not shut down cleanly on SIGTERM:\n{s.log.read_text()[-3000:]}"
 
 
 def wait_until(predicate, timeout: float = 15.0, what: str = "condition"):  # type: ignore[no-untyped-def]
