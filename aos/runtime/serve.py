@@ -12,8 +12,7 @@ import contextlib
 import logging
 import signal
 import threading
-from collections.abc import Iterator
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import uvicorn
