@@ -34,6 +34,7 @@ run: $(STAMP)
 	$(BIN)/aos up --samples
 
 test: $(STAMP) $(INFRA_STAMP) $(NPM_STAMP)
+	$(BIN)/ruff check aos mcp_servers tests bench
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)

@@ -9,7 +9,7 @@ import re
 import uuid
 from datetime import datetime, timezone
 from enum import Enum
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -225,7 +225,7 @@ class NoteEffect(BaseModel):
     text: str = Field(min_length=1, max_length=16_000)
 
 
-Effect = Annotated[Union[EmitEffect, SendEffect, StateEffect, NoteEffect], Field(discriminator="kind")]
+Effect = Annotated[EmitEffect | SendEffect | StateEffect | NoteEffect, Field(discriminator="kind")]
 
 
 class EffectOutcome(BaseModel):

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aos.governance_model import PolicyDocument, PolicyRecord  # noqa: E402
-from aos.kernel.policy import PolicyInput, PolicySet  # noqa: E402
+from aos.governance_model import PolicyDocument, PolicyRecord
+from aos.kernel.policy import PolicyInput, PolicySet
 
 ACTIONS = ["agents.register", "agents.suspend", "events.publish", "message.send", "event.emit", "state.write",
            "context.write", "model.call", "tool.call:search", "tool.call:web_fetch", "agents.get", "keys.issue"]

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_readme_configuration_table_matches_the_settings() -> None:
     readme = (ROOT / "README.md").read_text()
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    documented = set(re.findall(r"^\| `([A-Za-z_]+)` \|", table, re.M))
+    documented = set(re.findall(r"^\| `([A-Za-z_]+)` \|", table, re.MULTILINE))
     assert documented == {s.name for s in SETTINGS}
 
 
