@@ -111,15 +111,15 @@ class ContextMCPProvider(ContextProvider):
     async def record_step(
         self, tenant: str, agent_id: str, seq: int, events: Sequence[Event], decision: Decision
     ) -> None:
-        """One `event` entry for what the step received (all its events, searchable), one `decision` entry,
-        and one `note` entry per note. Why grouped: a step takes up to `max_events_per_step` events, and one
-        indexed entry per event made journaling the largest cost of a step (bench/wakes.py)."""
+        """One `step` entry (what the step received and what it decided, searchable; the events and decision
+        are in its data) and one `note` entry per note. Why one entry: a step takes up to
+        `max_events_per_step` events, and each indexed entry is a full-text insert, which made journaling the
+        largest cost of a step (bench/wakes.py)."""
         key = agent_key(tenant, agent_id)
-        entries = [NewEntry("event", _received(events), data={"events": [e.wire() for e in events]},
-                            id=f"step-{seq}-events")]
         effects = ", ".join(f.kind for f in decision.effects) or "no effects"
-        entries.append(NewEntry("decision", decision.summary or f"decided: {effects}",
-                                data=decision.model_dump(mode="json"), id=f"step-{seq}-decision"))
+        text = f"{_received(events)} → {decision.summary or 'decided: ' + effects}"
+        data = {"seq": seq, "events": [e.wire() for e in events], "decision": decision.model_dump(mode="json")}
+        entries = [NewEntry("step", text, data=data, id=f"step-{seq}")]
         notes = [f for f in decision.effects if isinstance(f, NoteEffect)]
         entries += [NewEntry("note", note.text, id=f"step-{seq}-note-{i}") for i, note in enumerate(notes)]
         out = await self.store.append(key, entries)

@@ -141,12 +141,14 @@ async def test_record_step_is_idempotent_and_purge_counts(store: ContextStore) -
     await provider.record_step(T, A, 1, events, decision)
     await provider.record_step(T, A, 1, events, decision)
     page = await store.page(f"{T}/{A}")
-    assert [e.id for e in page.entries] == ["step-1-events", "step-1-decision", "step-1-note-0"]
-    assert page.entries[0].text == "2 events: ticket.opened ×2"
-    assert [e["data"] for e in page.entries[0].data["events"]] == [{"n": 0}, {"n": 1}]  # type: ignore[index]
-    assert page.entries[1].kind == "decision" and page.entries[1].text == "noted two tickets"
-    assert (page.entries[2].kind, page.entries[2].text) == ("note", "seen")
-    assert await provider.purge(T, A) == {"blocks": 1, "entries": 3, "archives": 0, "blobs": 0}
+    assert [e.id for e in page.entries] == ["step-1", "step-1-note-0"]
+    assert page.entries[0].kind == "step"
+    assert page.entries[0].text == "2 events: ticket.opened ×2 → noted two tickets"
+    data = page.entries[0].data
+    assert [e["data"] for e in data["events"]] == [{"n": 0}, {"n": 1}]  # type: ignore[index]
+    assert data["decision"]["summary"] == "noted two tickets"  # type: ignore[index]
+    assert (page.entries[1].kind, page.entries[1].text) == ("note", "seen")
+    assert await provider.purge(T, A) == {"blocks": 1, "entries": 2, "archives": 0, "blobs": 0}
 
 
 async def test_compaction_over_budget_keeps_everything_reachable(store: ContextStore) -> None:
