@@ -74,9 +74,29 @@ async def _serve(config: Config, samples: bool) -> None:
             create_app(sys), host=config.host, port=config.port, log_level=config.log_level.lower(),
             lifespan="on", access_log=False,
         ))
-        print(_banner(sys, registered), flush=True)
-        await server.serve()
+        announce = asyncio.create_task(_announce_when_listening(server, _banner(sys, registered)))
+        try:
+            await server.serve()
+        except SystemExit:  # uvicorn exits the process when it cannot bind; say why instead
+            if server.started:
+                raise
+        finally:
+            announce.cancel()
+        if not server.started:
+            raise AddressUnavailable(f"could not listen on {config.host}:{config.port} (see the error above); "
+                                     "pick another --port or stop what holds it")
         log.info("shutting down: finishing in-flight steps")
+
+
+class AddressUnavailable(AosError):
+    status, kind, title = 503, "address-unavailable", "Cannot listen"
+
+
+async def _announce_when_listening(server: uvicorn.Server, banner: str) -> None:
+    """Print where to look once the socket is bound, not before (a taken port must not print "AOS is up")."""
+    while not server.started:
+        await asyncio.sleep(0.02)
+    print(banner, flush=True)
 
 
 class _Server(uvicorn.Server):

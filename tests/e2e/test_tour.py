@@ -94,3 +94,11 @@ def test_cli_reports_api_errors_clearly(server: Server, tmp_path: Path) -> None:
         done = subprocess.run(argv, env=server.env(), capture_output=True, text=True, timeout=30, check=False)
         assert done.returncode != 0, argv
         assert message in " ".join(done.stderr.split()), (argv, done.stderr)
+
+
+def test_a_taken_port_is_a_clear_error_not_a_banner(server: Server, tmp_path: Path) -> None:
+    env = {**server.env(), "AOS_ADMIN_KEY": "another-admin-key-0123456789", "AOS_DATA_DIR": str(tmp_path / "d2")}
+    done = subprocess.run(["aos", "up", "--port", str(server.port)], env=env, capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 1
+    assert f"could not listen on 127.0.0.1:{server.port}" in done.stdout and "AOS is up" not in done.stdout
