@@ -27,7 +27,8 @@ router = APIRouter(prefix="/api/policies", tags=["policies"])
 def _gov(request: Request) -> Any:
     gov = system(request).kernel.governance
     if gov is None:
-        raise NotConfigured("this backend has no governance stores (policies, audit); use embedded or memory")
+        raise NotConfigured("these stores have no governance (Stores.governance is None): every AOS backend "
+                            "provides it; a custom Stores bundle must set it")
     return gov
 
 

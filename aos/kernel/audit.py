@@ -80,11 +80,25 @@ class Auditor:
                 expected_seq, prev, count = r.seq + 1, r.hash, count + 1
             if len(rows) < page:
                 break
-        if (expected_seq - 1, prev) != (head_seq, head_hash):
-            reason = (f"the log ends at record {expected_seq - 1} but its head says {head_seq}: records were "
-                      "removed from the end (or the head was altered)")
-            return Verification(tenant, False, count, head_seq, Broken(expected_seq, reason))
+        last = expected_seq - 1
+        if (last, prev) != (head_seq, head_hash):
+            return Verification(tenant, False, count, head_seq, await self._head_mismatch(tenant, last, head_seq,
+                                                                                         head_hash))
         return Verification(tenant, True, count, head_seq)
+
+    async def _head_mismatch(self, tenant: str, last: int, head_seq: int, head_hash: str) -> Broken:
+        """Why the intact chain and the head disagree. A head *behind* a chain that passes through it is an append
+        that stopped between its records and its head (a store without transactions: Cosmos emulator fallback),
+        not tampering; it is still reported, as what it is."""
+        if last > head_seq:
+            at_head = await self.log.scan(tenant, after=head_seq - 1, limit=1) if head_seq else []
+            if head_seq == 0 or (at_head and at_head[0].seq == head_seq and at_head[0].hash == head_hash):
+                return Broken(head_seq + 1, f"records {head_seq + 1}..{last} are past the head ({head_seq}): an "
+                                            "append stopped after writing its records and before moving the head "
+                                            "(nothing is missing; the next append moves the head over them)")
+            return Broken(head_seq, f"the head ({head_seq}) does not match record {head_seq}: the head was altered")
+        return Broken(last + 1, f"the log ends at record {last} but its head says {head_seq}: records were "
+                                "removed from the end (or the head was altered)")
 
 
 def _check(r: AuditRecord, expected_seq: int, prev: str) -> Broken | None:

@@ -1,6 +1,5 @@
-"""Contract of the governance ports (AuditLog, PolicyStore, UsageCounter, ApprovalStore) on every backend.
-
-Backends without governance stores yet (the Cosmos adapters) are skipped with that reason, visibly."""
+"""Contract of the governance ports (AuditLog, PolicyStore, UsageCounter, ApprovalStore) on every backend:
+memory, SQLite and Cosmos (emulator). A backend without governance stores fails here (it would govern nothing)."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture
 def gov(stores: Stores) -> Governance:
-    if stores.governance is None:
-        pytest.skip("this backend has no governance stores yet (audit/policies/usage/approvals)")
+    assert stores.governance is not None, "every backend provides the governance stores"
     return stores.governance  # type: ignore[no-any-return]
 
 

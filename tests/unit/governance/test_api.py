@@ -21,9 +21,22 @@ ACTOR = {"id": "actor", "brain": {"kind": "python", "settings": {
     "entrypoint": "tests.unit.governance.brains:scripted"}}, "labels": {"tier": "untrusted"}}
 
 
-@pytest.fixture(params=["memory", "embedded"])
-async def system(request: Any, tmp_path: Path) -> AsyncIterator[System]:
-    config = Config(backend=request.param, admin_key=ADMIN, default_tenant="acme", data_dir=tmp_path)
+@pytest.fixture(params=["memory", "embedded", pytest.param("cosmos", marks=pytest.mark.integration)])
+async def system(request: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[System]:
+    """`cosmos`: the azure-local stores (Cosmos emulator) with in-memory blobs instead of Azurite."""
+    config = Config(backend="memory" if request.param == "cosmos" else request.param, admin_key=ADMIN,
+                    default_tenant="acme", data_dir=tmp_path)
+    if request.param == "cosmos":
+        from aos.adapters.embedded.clock import SystemClock
+        from aos.runtime import system as system_module
+        from tests.emulators.cosmos import cosmos_contract_stores
+
+        endpoint = request.getfixturevalue("cosmos_endpoint")
+
+        async def cosmos_stores(config: Config) -> Any:
+            return await cosmos_contract_stores(endpoint, SystemClock())
+
+        monkeypatch.setattr(system_module, "open_stores", cosmos_stores)
     async with System.open(config, run=False) as sys:
         yield sys
 

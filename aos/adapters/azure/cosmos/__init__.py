@@ -1,6 +1,6 @@
 """Cosmos DB adapters of the ports (`azure.cosmos.aio`): registry, mailbox + step journal, state, API keys,
-idempotency, context. Layout (containers, partition keys, ids): `keys.py`; the SDK seam: `client.py`;
-retries, timeouts and error naming: `ops.py`.
+idempotency, context, governance (audit, policies, usage, approvals: `governance/`). Layout (containers,
+partition keys, ids): `keys.py`; the SDK seam: `client.py`; retries, timeouts and error naming: `ops.py`.
 """
 
 from aos.adapters.azure.cosmos.auth import CosmosIdempotencyStore, CosmosKeyStore

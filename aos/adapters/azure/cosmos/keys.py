@@ -16,8 +16,18 @@ starts with `~`, which no tenant slug or agent key can (`aos.model.TENANT`, `SLU
 | idempotent response | runtime | `~idem/{scope}` | `i-{key}` |
 | context block / entry / archive | context | agent key | `b-{label}` / `e-{entry id}` / `a-{first}-{last}` |
 | context sequence counter | context | agent key | `~head` |
+| audit record | audit | tenant | `r-{seq:012d}` (derived from the seq: two writers of one seq → 409) |
+| audit head (last seq + hash) | audit | tenant | `~head` |
+| policy version | agents | tenant | `pol-{name}-{version:08d}` (never rewritten; a delete adds a tombstone) |
+| usage bucket (one minute) | runtime | `{tenant}/~usage` | `u-{minute}-{agent id}`, tenant total `u-{minute}-~all` |
+| approval | runtime | `{tenant}/~approvals` | `ap-{approval id}` |
 
-The `audit` container (pk `/tenant`) has no port yet: nothing here writes it.
+Governance choices (aos.adapters.azure.cosmos.governance): the audit chain has its own container, one partition
+per tenant, because its head and records must commit in one transactional batch. Policies are tenant
+configuration read with the tenant's agents, so they sit in `agents` beside the agent records (few items, read
+rarely: hosts cache the compiled set). Usage buckets and approvals are high-churn runtime data: `runtime`, each
+in a synthetic per-tenant partition so an agent's and the tenant's usage commit in one batch, and a tenant's
+approvals list is a single-partition query.
 
 Ids: Cosmos refuses `/ \\ ? #` in ids and caps them at 255 chars, while event ids, API key ids and entry ids are
 caller strings. `safe_id` keeps a plain string as it is and hashes anything else (`~` + SHA-256), so the
@@ -32,6 +42,7 @@ import re
 AGENTS = "agents"
 RUNTIME = "runtime"
 CONTEXT = "context"
+AUDIT = "audit"
 
 APIKEYS_PK = "~apikeys"
 _PLAIN = re.compile(r"^[A-Za-z0-9._:@=+-]{1,200}$")
@@ -63,3 +74,27 @@ def log_id(event_id: str) -> str:
 
 def step_id(seq: int) -> str:
     return f"s-{seq:012d}"
+
+
+def audit_record_id(seq: int) -> str:
+    return f"r-{seq:012d}"
+
+
+def policy_id(name: str, version: int) -> str:
+    return f"pol-{name}-{version:08d}"
+
+
+def usage_pk(tenant: str) -> str:
+    return f"{tenant}/~usage"
+
+
+def usage_id(minute: int, who: str) -> str:
+    return f"u-{minute}-{safe_id(who)}"
+
+
+def approvals_pk(tenant: str) -> str:
+    return f"{tenant}/~approvals"
+
+
+def approval_id(value: str) -> str:
+    return "ap-" + safe_id(value)

@@ -13,6 +13,7 @@ from typing import Any
 from aos.adapters.azure.cosmos.auth import CosmosIdempotencyStore, CosmosKeyStore
 from aos.adapters.azure.cosmos.client import SdkCosmosApi
 from aos.adapters.azure.cosmos.context import CosmosContextStore
+from aos.adapters.azure.cosmos.governance import cosmos_governance
 from aos.adapters.azure.cosmos.mailbox import CosmosMailbox
 from aos.adapters.azure.cosmos.ops import Cosmos
 from aos.adapters.azure.cosmos.registry import CosmosAgentRegistry
@@ -33,6 +34,7 @@ def cosmos_stores(cosmos: Cosmos, blobs: BlobStore, clock: Clock) -> Stores:
         clock=clock,
         close=cosmos.close,
         context=CosmosContextStore(cosmos, blobs),
+        governance=cosmos_governance(cosmos),
     )
 
 
