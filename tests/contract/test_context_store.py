@@ -14,7 +14,7 @@ from aos.adapters.embedded.context_memory import MemoryContextStore
 from aos.adapters.embedded.context_sqlite import SqliteContextStore
 from aos.adapters.embedded.sqlite import SqliteDatabase
 from aos.errors import NotFound, PayloadTooLarge, ValidationFailed, VersionConflict
-from aos.ports import BlobRef, BlobStore, ContextStore, NewEntry
+from aos.ports import BlobRef, BlobStore, ContextStats, ContextStore, NewEntry
 
 pytestmark = pytest.mark.anyio
 KEY = "t1/agent-a"
@@ -221,6 +221,23 @@ async def test_purge_removes_everything(store: ContextStore, blobs: DictBlobs) -
     assert not [n for n in blobs.data if n.startswith(f"context/{KEY}/")]
     assert (await store.page(OTHER)).entries[0].text == "keep me"
     assert await store.purge(KEY) == {"blocks": 0, "entries": 0, "archives": 0, "blobs": 0}
+
+
+async def test_stats_follow_blocks_and_journal(store: ContextStore) -> None:
+    """The totals an append returns (and a budget check reads) track every write, not just appends."""
+    assert await store.stats(KEY) == ContextStats(0, 0, 0, 0, None, None)
+    b = await store.put_block(KEY, "persona", "calm")
+    await store.put_block(KEY, "plan", "a" * 10)
+    await store.put_block(KEY, "persona", "much calmer", etag=b.etag)
+    await store.put_block(OTHER, "persona", "other agent")
+    out = await store.append(KEY, [NewEntry("note", "one"), NewEntry("note", "three")])
+    assert out.stats == ContextStats(2, 21, 2, 8, 1, 2)
+    await store.delete_block(KEY, "plan")
+    await store.compact(KEY, 1, NewEntry("summary", "s"))
+    assert await store.stats(KEY) == ContextStats(1, 11, 2, 6, 1, 2)
+    await store.purge(KEY)
+    assert await store.stats(KEY) == ContextStats(0, 0, 0, 0, None, None)
+    assert (await store.stats(OTHER)).block_bytes == 11
 
 
 async def test_concurrent_writers_one_wins(store: ContextStore) -> None:

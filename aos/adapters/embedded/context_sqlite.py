@@ -5,7 +5,8 @@ method is one transaction and never interleaves with another. Search uses an FTS
 BM25 ranking) holding both blocks and live entries; each row carries an *owner* token derived from the agent
 key, so a query intersects the agent's postings instead of scanning other agents' rows: latency follows the
 number of matches, not the size of the database. A `ctx_head` row per agent keeps the next sequence number
-and the live totals, so budget checks never count rows.
+and the live totals, and a `ctx_block_total` row its blocks' count and bytes, so the stats every append returns
+cost a few index seeks, never a count of rows (appends stay flat as the journal and the blocks grow).
 
 Limitations: needs SQLite built with FTS5 (CPython's bundled SQLite has it); payloads over
 `CONTEXT_INLINE_LIMIT` are indexed on their first 64 KiB; the ids of folded entries are kept (small rows in
@@ -52,6 +53,12 @@ CREATE TABLE IF NOT EXISTS ctx_folded (
 CREATE TABLE IF NOT EXISTS ctx_head (
   key TEXT PRIMARY KEY, next_seq INTEGER NOT NULL, entries INTEGER NOT NULL, bytes INTEGER NOT NULL)
   WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ctx_block_total (
+  key TEXT PRIMARY KEY, blocks INTEGER NOT NULL, bytes INTEGER NOT NULL) WITHOUT ROWID;
+-- A database written before ctx_block_total existed: count its blocks once (the table is empty only then).
+-- The one-row CROSS JOIN comes first so that, every other time, this reads no block at all (a WHERE would scan).
+INSERT INTO ctx_block_total SELECT b.key, count(*), sum(b.size)
+  FROM (SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM ctx_block_total)) CROSS JOIN ctx_block AS b GROUP BY b.key;
 CREATE TABLE IF NOT EXISTS ctx_archive (
   key TEXT NOT NULL, name TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
   entries INTEGER NOT NULL, bytes INTEGER NOT NULL, summary_id TEXT NOT NULL, created_us INTEGER NOT NULL,
@@ -124,7 +131,8 @@ class SqliteContextStore(ContextStore):
 
         def op(c: sqlite3.Connection) -> tuple[int, int]:
             cur = c.execute(
-                "SELECT rowid, etag, version, lim FROM ctx_block WHERE key = ? AND label = ?", (key, label)
+                "SELECT rowid, etag, version, lim, size FROM ctx_block WHERE key = ? AND label = ?",
+                (key, label),
             ).fetchone()
             _check_etag(label, cur[1] if cur else None, etag, force)
             lim = limit or (cur[3] if cur else self.DEFAULT_BLOCK_LIMIT)
@@ -136,6 +144,7 @@ class SqliteContextStore(ContextStore):
                     (key, label, kind, inline, blob, size, lim, new_etag, _us(now)),
                 ).lastrowid
                 version = 1
+                _add_blocks(c, key, 1, size)
             else:
                 rowid, version = cur[0], cur[2] + 1
                 c.execute(
@@ -144,6 +153,7 @@ class SqliteContextStore(ContextStore):
                     (kind, inline, blob, size, lim, version, new_etag, _us(now), rowid),
                 )
                 c.execute("DELETE FROM ctx_fts WHERE rowid = ?", (-rowid,))
+                _add_blocks(c, key, 0, size - cur[4])
             c.execute(
                 "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)",
                 (-rowid, _owner(key, "b"), f"{label}\n{cc.index_text(stored, None)}"),
@@ -156,7 +166,7 @@ class SqliteContextStore(ContextStore):
     async def delete_block(self, key: str, label: str, *, etag: str | None = None) -> bool:
         def op(c: sqlite3.Connection) -> bool:
             cur = c.execute(
-                "SELECT rowid, etag FROM ctx_block WHERE key = ? AND label = ?", (key, label)
+                "SELECT rowid, etag, size FROM ctx_block WHERE key = ? AND label = ?", (key, label)
             ).fetchone()
             if cur is None:
                 return False
@@ -166,6 +176,7 @@ class SqliteContextStore(ContextStore):
                 )
             c.execute("DELETE FROM ctx_block WHERE rowid = ?", (cur[0],))
             c.execute("DELETE FROM ctx_fts WHERE rowid = ?", (-cur[0],))
+            _add_blocks(c, key, -1, -cur[2])
             return True
 
         return await self._db.write(op)
@@ -376,6 +387,7 @@ class SqliteContextStore(ContextStore):
                 "archives": c.execute("DELETE FROM ctx_archive WHERE key = ?", (key,)).rowcount,
             }
             c.execute("DELETE FROM ctx_head WHERE key = ?", (key,))
+            c.execute("DELETE FROM ctx_block_total WHERE key = ?", (key,))
             return counts
 
         counts = await self._db.write(op)
@@ -410,11 +422,22 @@ def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | None:
 
 def _stats(c: sqlite3.Connection, key: str) -> ContextStats:
     head = c.execute("SELECT entries, bytes FROM ctx_head WHERE key = ?", (key,)).fetchone() or (0, 0)
-    blocks = c.execute(
-        "SELECT count(*), coalesce(sum(size), 0) FROM ctx_block WHERE key = ?", (key,)
+    blocks = c.execute("SELECT blocks, bytes FROM ctx_block_total WHERE key = ?", (key,)).fetchone() or (0, 0)
+    # Two subqueries, not `SELECT min(seq), max(seq)`: SQLite answers a lone min() or max() from the index in
+    # one seek, but both in one SELECT scan every entry of the agent (2.3 ms at 20,000 entries, per append).
+    ends = c.execute(
+        "SELECT (SELECT min(seq) FROM ctx_entry WHERE key = ?1), (SELECT max(seq) FROM ctx_entry WHERE key = ?1)",
+        (key,),
     ).fetchone()
-    ends = c.execute("SELECT min(seq), max(seq) FROM ctx_entry WHERE key = ?", (key,)).fetchone()
     return ContextStats(blocks[0], blocks[1], head[0], head[1], ends[0], ends[1])
+
+
+def _add_blocks(c: sqlite3.Connection, key: str, blocks: int, size: int) -> None:
+    c.execute(
+        "INSERT INTO ctx_block_total VALUES (?,?,?) ON CONFLICT (key) DO UPDATE SET "
+        "blocks = blocks + excluded.blocks, bytes = bytes + excluded.bytes",
+        (key, blocks, size),
+    )
 
 
 def _hit(c: sqlite3.Connection, rowid: int, rank: float, snip: str) -> SearchHit | None:
