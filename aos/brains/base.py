@@ -30,6 +30,10 @@ class BrainContext:
     open_context: Callable[[], Awaitable[ContextSession | None]] = field(repr=False)
     #: The kernel's governance hook (policy + budgets) for this step; None when nothing is governed.
     guard: Callable[..., Awaitable[None]] | None = field(default=None, repr=False)
+    #: The brain's settings with every `@keyvault:` reference resolved to a `Secret` (`.reveal()` for the
+    #: value), filled at use by brains that hand settings to code (python). `spec.brain.settings` keeps the
+    #: references: that is what is stored, journaled and shown.
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def agent_id(self) -> str:
@@ -58,10 +62,14 @@ class BrainFactory(abc.ABC):
 
     `check` runs at registration: it raises `ValidationFailed` for bad settings and `NotConfigured` when the
     brain needs configuration the host lacks, so an agent that could never think is refused up front.
+    `verify` is its asynchronous half (I/O such as "does this secret exist"), run right after `check`.
     """
 
     @abc.abstractmethod
     def check(self, spec: AgentSpec) -> None: ...
+
+    async def verify(self, spec: AgentSpec) -> None:
+        """Checks that need I/O; same errors as `check`. An outage of what is checked must not raise."""
 
     @abc.abstractmethod
     def build(self, spec: AgentSpec) -> Brain: ...

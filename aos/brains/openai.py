@@ -9,11 +9,20 @@ naming the setting. The model sees the events as JSON and can call tools: the ef
 the agent's ContextMCPServer tools (prefixed `context__`) are executed right away through the agent's MCP
 session, as its working memory. An endpoint error is a `BrainError` with the status and the endpoint's
 message, never a made-up answer.
+
+An agent may bring its own endpoint: `settings.base_url` (a URL or a `@keyvault:` reference) and
+`settings.api_key` (only ever a reference: a literal key would be stored in the registry and shown by
+GET /api/agents). Both are resolved at each step through the host's `SecretResolver` (Key Vault caches them
+briefly), so a rotated key applies without re-registering. Decision: with `settings.base_url`, the host's
+AOS_OPENAI_API_KEY is never sent; that endpoint gets `settings.api_key` or no key. A base URL given as a
+reference is treated as secret too: errors name the reference, and httpx's request log is raised to WARNING.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -22,6 +31,7 @@ from aos.brains.base import Brain, BrainContext, BrainFactory
 from aos.config import Config
 from aos.errors import AosError, BrainError, NotConfigured, ValidationFailed
 from aos.model import AgentSpec, Decision, EmitEffect, Event, NoteEffect, SendEffect, StateEffect
+from aos.secrets import EnvSecretResolver, Secret, SecretResolver, is_reference, scrub
 
 CONTEXT_PREFIX = "context__"
 
@@ -45,16 +55,39 @@ EFFECT_TOOLS: list[dict[str, Any]] = [
 ]
 
 
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a brain's model calls go: values, or references resolved at each step."""
+
+    base_url: str
+    api_key: str | None = None
+
+    def __repr__(self) -> str:  # the host's key is a plain string here
+        return f"Endpoint({self.base_url if is_reference(self.base_url) else 'config'}, key={self.api_key is not None})"
+
+
+@dataclass(frozen=True)
+class _Call:
+    """One step's resolved endpoint. `shown` is what messages may say about the URL."""
+
+    url: str
+    shown: str
+    headers: dict[str, str]
+    secrets: tuple[Secret, ...]
+
+
 class OpenAIBrain(Brain):
-    def __init__(self, client: httpx.AsyncClient, url: str, key: str | None, spec: AgentSpec, model: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, endpoint: Endpoint, spec: AgentSpec, model: str,
+                 secrets: SecretResolver | None = None) -> None:
         self._client = client
-        self._url = url
-        self._headers = {"Authorization": f"Bearer {key}", "api-key": key} if key else {}
+        self._endpoint = endpoint
+        self._secrets = secrets or EnvSecretResolver()
         self._spec = spec
         self._model = model
         self._max_rounds = int(spec.brain.settings.get("max_rounds", 6))
 
     async def decide(self, ctx: BrainContext, events: list[Event]) -> Decision:
+        target = await self._resolve()
         session = await ctx.context()
         tools = list(EFFECT_TOOLS)
         if session is not None:
@@ -69,7 +102,7 @@ class OpenAIBrain(Brain):
         calls = tokens = 0
         for _ in range(self._max_rounds):
             await ctx.check("model.call", tokens=tokens)  # policy and budgets, before the call is made
-            reply = await self._complete(messages, tools)
+            reply = await self._complete(target, messages, tools)
             calls += 1  # noqa: SIM113 - counts model calls, not loop rounds
             tokens += int((reply.get("usage") or {}).get("total_tokens", 0))
             message = _first_message(reply)
@@ -88,18 +121,37 @@ class OpenAIBrain(Brain):
                 f"Your state: {json.dumps(ctx.state, default=str)}\n"
                 "You receive events as JSON. Act only through tools; answer with a one-line summary.")
 
-    async def _complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]]) -> dict[str, Any]:
+    async def _resolve(self) -> _Call:
+        base, key, secrets = self._endpoint.base_url, self._endpoint.api_key, []
+        shown = base
+        if is_reference(base):
+            secret = await self._secrets.resolve(base)
+            base, shown = secret.reveal(), f"settings.base_url ({self._endpoint.base_url})"
+            secrets.append(secret)
+        if key is not None and is_reference(key):
+            secret = await self._secrets.resolve(key)
+            key = secret.reveal()
+            secrets.append(secret)
+        headers = {"Authorization": f"Bearer {key}", "api-key": key} if key else {}
+        return _Call(f"{base.rstrip('/')}/chat/completions", shown, headers, tuple(secrets))
+
+    async def _complete(self, call: _Call, messages: list[dict[str, Any]], tools: list[dict[str, Any]]
+                        ) -> dict[str, Any]:
         body = {"model": self._model, "messages": messages, "tools": tools}
         try:
-            response = await self._client.post(self._url, json=body, headers=self._headers)
-        except httpx.HTTPError as e:
-            raise BrainError(f"model endpoint {self._url} unreachable: {type(e).__name__}: {e}") from e
+            response = await self._client.post(call.url, json=body, headers=call.headers)
+        except httpx.HTTPError as e:  # httpx errors quote the URL: scrub it, and drop the cause when it did
+            message = f"model endpoint {call.shown} unreachable: {type(e).__name__}: {e}"
+            clean = scrub(message, call.secrets)
+            raise BrainError(clean) from (None if clean != message else e)
         if response.status_code >= 400:
-            raise BrainError(f"model endpoint answered {response.status_code}: {response.text[:500]}")
+            raise BrainError(scrub(f"model endpoint answered {response.status_code}: {response.text[:500]}",
+                                   call.secrets))
         try:
             return response.json()  # type: ignore[no-any-return]
-        except ValueError as e:
-            raise BrainError(f"model endpoint answered non-JSON: {response.text[:200]}") from e
+        except ValueError:
+            raise BrainError(scrub(f"model endpoint answered non-JSON: {response.text[:200]}", call.secrets)
+                             ) from None
 
     async def _run_tool(self, call: dict[str, Any], effects: list[Any], session: Any, ctx: BrainContext) -> str:
         fn = call.get("function") or {}
@@ -128,8 +180,10 @@ def _first_message(reply: dict[str, Any]) -> dict[str, Any]:
 
 
 class OpenAIFactory(BrainFactory):
-    def __init__(self, config: Config, transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(self, config: Config, transport: httpx.AsyncBaseTransport | None = None,
+                 secrets: SecretResolver | None = None) -> None:
         self._config = config
+        self._secrets = secrets
         self._client = httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(120.0, connect=10.0))
 
     def _model(self, spec: AgentSpec) -> str:
@@ -139,10 +193,27 @@ class OpenAIFactory(BrainFactory):
                                 setting="AOS_OPENAI_MODEL")
         return str(model)
 
-    def check(self, spec: AgentSpec) -> None:
-        self._config.require("AOS_OPENAI_BASE_URL")
-        if "AOS_OPENAI_API_KEY" in self._config.unresolved:
+    def _endpoint(self, spec: AgentSpec) -> Endpoint:
+        settings = spec.brain.settings
+        base, key = settings.get("base_url"), settings.get("api_key")
+        if key is not None and not is_reference(key):
+            raise ValidationFailed("settings.api_key must be a secret reference (@keyvault:NAME): a literal key "
+                                   "would be stored in the registry and shown by GET /api/agents",
+                                   field="brain.settings.api_key")
+        if base is not None:
+            if not isinstance(base, str) or not (is_reference(base) or base.startswith(("https://", "http://"))):
+                raise ValidationFailed("settings.base_url must be an http(s) URL or a secret reference "
+                                       f"(@keyvault:NAME), got {str(base)[:100]!r}", field="brain.settings.base_url")
+            if is_reference(base):
+                _quiet_request_log()
+            return Endpoint(base, key)
+        base = self._config.require("AOS_OPENAI_BASE_URL")
+        if key is None and "AOS_OPENAI_API_KEY" in self._config.unresolved:
             self._config.require("AOS_OPENAI_API_KEY")
+        return Endpoint(base, key if key is not None else self._config.openai_api_key)
+
+    def check(self, spec: AgentSpec) -> None:
+        self._endpoint(spec)
         self._model(spec)
         rounds = spec.brain.settings.get("max_rounds", 6)
         if not isinstance(rounds, int) or not 1 <= rounds <= 20:
@@ -150,9 +221,15 @@ class OpenAIFactory(BrainFactory):
 
     def build(self, spec: AgentSpec) -> Brain:
         self.check(spec)
-        base = self._config.require("AOS_OPENAI_BASE_URL").rstrip("/")
-        return OpenAIBrain(self._client, f"{base}/chat/completions", self._config.openai_api_key, spec,
-                           self._model(spec))
+        return OpenAIBrain(self._client, self._endpoint(spec), spec, self._model(spec), self._secrets)
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _quiet_request_log() -> None:
+    """httpx logs every request's URL at INFO; a URL kept in a vault must not land in the log. Raised to WARNING
+    unless the application set a level for that logger itself."""
+    http_log = logging.getLogger("httpx")
+    if http_log.level == logging.NOTSET:
+        http_log.setLevel(logging.WARNING)

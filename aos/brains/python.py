@@ -6,6 +6,11 @@ The callable gets `(ctx: BrainContext, events: list[Event])` and returns a `Deci
 (models or dicts such as `{"kind": "send", "to": "x", "data": {...}}`) or None for "nothing to do". It may be
 `async def`; a plain function runs on the event loop, so it must be quick (do I/O in an async function).
 `AOS_PYTHON_BRAIN_MODULES` limits which modules may be named (a comma-separated list of prefixes).
+
+Settings are handed to the callable as `ctx.settings`, resolved at each step: a `@keyvault:NAME` string there
+is a `Secret` (`ctx.settings["token"].reveal()`), read through the host's `SecretResolver` (cached briefly by
+Key Vault). Values stay out of the record: an error message that quotes one is scrubbed, and a decision that
+carries one (in an effect, a note, a summary) fails the step instead of being journaled.
 """
 
 from __future__ import annotations
@@ -13,13 +18,14 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
 
 from aos.brains.base import Brain, BrainContext, BrainFactory
 from aos.errors import BrainError, ValidationFailed
 from aos.model import AgentSpec, Decision, Effect, Event
+from aos.secrets import EnvSecretResolver, SecretResolver, scrub
 
 _EFFECTS = TypeAdapter(list[Effect])
 
@@ -61,29 +67,56 @@ def to_decision(result: Any, entry: str) -> Decision:
 
 
 class PythonBrain(Brain):
-    def __init__(self, fn: Callable[..., Any], entry: str) -> None:
+    def __init__(self, fn: Callable[..., Any], entry: str, secrets: SecretResolver | None = None) -> None:
         self._fn = fn
         self._entry = entry
         self._is_async = inspect.iscoroutinefunction(fn)
+        self._secrets = secrets or EnvSecretResolver()
 
     async def decide(self, ctx: BrainContext, events: list[Event]) -> Decision:
+        ctx.settings = await self._secrets.resolve_tree(ctx.spec.brain.settings)
         try:
             result = self._fn(ctx, events)
             if self._is_async or inspect.isawaitable(result):
                 result = await result
-        except (BrainError, TimeoutError):
+        except TimeoutError:
             raise
-        except Exception as e:
-            raise BrainError(f"python brain '{self._entry}' raised {type(e).__name__}: {e}") from e
-        return to_decision(result, self._entry)
+        except BrainError as e:
+            _reraise(e, e.detail, ctx.settings)
+        except Exception as e:  # noqa: BLE001 - user code: any failure is the brain's failure, re-raised
+            _reraise(e, f"python brain '{self._entry}' raised {type(e).__name__}: {e}", ctx.settings)
+        decision = to_decision(result, self._entry)
+        _refuse_revealed(decision, ctx.settings, self._entry)
+        return decision
+
+
+def _reraise(e: Exception, message: str, settings: dict[str, Any]) -> NoReturn:
+    """A `BrainError` with `message`; when it quoted a secret, scrubbed and without the cause (whose text and
+    traceback would quote it again in the log)."""
+    clean = scrub(message, settings)
+    if clean != message:
+        raise BrainError(clean) from None
+    if isinstance(e, BrainError):
+        raise e
+    raise BrainError(message) from e
+
+
+def _refuse_revealed(decision: Decision, settings: dict[str, Any], entry: str) -> None:
+    """Whatever a decision holds is journaled and applied; a secret's value must not be in it."""
+    text = decision.model_dump_json()
+    if scrub(text, settings) != text:
+        raise BrainError(f"python brain '{entry}' returned a decision holding the value of a secret from its "
+                         "settings; secret values are never journaled or sent: pass the reference, not the value")
 
 
 class PythonFactory(BrainFactory):
-    def __init__(self, allowed_modules: tuple[str, ...] = ()) -> None:
+    def __init__(self, allowed_modules: tuple[str, ...] = (), secrets: SecretResolver | None = None) -> None:
         self._allowed = allowed_modules
+        self._secrets = secrets
 
     def check(self, spec: AgentSpec) -> None:
         load_entrypoint(spec, self._allowed)
 
     def build(self, spec: AgentSpec) -> Brain:
-        return PythonBrain(load_entrypoint(spec, self._allowed), str(spec.brain.settings["entrypoint"]))
+        return PythonBrain(load_entrypoint(spec, self._allowed), str(spec.brain.settings["entrypoint"]),
+                           self._secrets)

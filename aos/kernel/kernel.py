@@ -98,6 +98,7 @@ class Kernel:
     async def register(self, tenant: str, spec: AgentSpec) -> AgentRecord:
         """Create the agent, provision its context, activate it. On any failure nothing is left behind."""
         self.brains.check(spec)
+        await self.brains.verify(spec)  # e.g. its secret references exist (an outage does not refuse)
         now = self.stores.clock.now()
         record = await self.stores.registry.create(
             AgentRecord(tenant=tenant, spec=spec, created_at=now, updated_at=now)

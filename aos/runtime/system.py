@@ -19,6 +19,7 @@ from aos.kernel.context import ContextProvider
 from aos.kernel.entra import EntraSettings, EntraVerifier
 from aos.ports import Stores
 from aos.runtime.host import EmbeddedRuntime, ReadyQueue
+from aos.secrets import EnvSecretResolver, SecretResolver
 
 log = logging.getLogger("aos.system")
 
@@ -50,6 +51,22 @@ async def start_ingress(config: Config, kernel: Kernel, stack: AsyncExitStack) -
     await poller.start()
     stack.push_async_callback(poller.shutdown)
     return poller
+
+
+async def secret_resolver(config: Config, stack: AsyncExitStack) -> SecretResolver:
+    """Where `@keyvault:NAME` references in agent specs resolve: Key Vault (as the app's identity) whenever
+    AOS_KEYVAULT_URI is set, whatever the backend; otherwise the environment (`AOS_SECRET_<NAME>`), so the same
+    spec runs embedded with no vault. See `aos.secrets`."""
+    if not config.keyvault_uri:
+        return EnvSecretResolver()
+    from aos.adapters.azure.credentials import default_credential
+    from aos.adapters.azure.keyvault import open_keyvault
+
+    credential = default_credential()
+    stack.push_async_callback(credential.close)
+    resolver = open_keyvault(config.keyvault_uri, credential=credential)
+    stack.push_async_callback(resolver.close)
+    return resolver
 
 
 def context_provider(stores: Stores) -> ContextProvider | None:
@@ -99,7 +116,8 @@ class _SystemContext:
         try:
             stores = await open_stores(config)
             self._stack.push_async_callback(stores.close)
-            brains = brains or Brains(config)
+            if brains is None:
+                brains = Brains(config, secrets=await secret_resolver(config, self._stack))
             self._stack.push_async_callback(brains.aclose)
             queue = ReadyQueue()
             if options is None:  # the embedded host is the registry's only writer: cache records and routes

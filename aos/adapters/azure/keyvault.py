@@ -10,13 +10,13 @@ that ends up in a log line or an error message leaks nothing; the one way to the
 Failures are `NotConfigured` errors naming the secret and what to do (404: create it; 403: grant the role);
 anything else is a `StorageError`. Neither ever includes a value.
 
+`Secret`, the reference syntax and the `SecretResolver` port live in `aos.secrets` (re-exported here).
 `SecretsApi` is the thin layer over the one SDK call used (`get_secret`), so tests put a fake there.
 """
 
 from __future__ import annotations
 
 import abc
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -29,49 +29,9 @@ from azure.core.exceptions import (
 )
 
 from aos.errors import NotConfigured, StorageError
+from aos.secrets import PREFIX, Secret, SecretResolver, is_reference, parse_reference
 
-PREFIX = "@keyvault:"
-_REF = re.compile(r"^@keyvault:([A-Za-z0-9-]{1,127})(?:/([A-Za-z0-9]{32}))?$")
 DEFAULT_TTL_S = 300.0
-
-
-class Secret:
-    """A secret value that does not print itself."""
-
-    __slots__ = ("_value", "name")
-
-    def __init__(self, name: str, value: str) -> None:
-        self.name = name
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return f"Secret({self.name!r}, ***)"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and (self.name, self._value) == (other.name, other._value)
-
-    def __hash__(self) -> int:
-        return hash(self.name)
-
-    def __reduce__(self) -> Any:  # pickling would be a way to print it
-        raise TypeError("a Secret cannot be pickled")
-
-
-def is_reference(value: Any) -> bool:
-    return isinstance(value, str) and value.startswith(PREFIX)
-
-
-def parse_reference(value: str) -> tuple[str, str | None]:
-    match = _REF.match(value)
-    if not match:
-        raise NotConfigured(f"'{value[:140]}' is not a Key Vault reference: use @keyvault:NAME or "
-                            "@keyvault:NAME/VERSION (NAME: 1-127 letters, digits and dashes)")
-    return match.group(1), match.group(2)
 
 
 class SecretsApi(abc.ABC):
@@ -98,10 +58,11 @@ class SdkSecretsApi(SecretsApi):
         await self._client.close()
 
 
-class KeyVaultResolver:
+class KeyVaultResolver(SecretResolver):
     def __init__(self, api: SecretsApi, *, ttl_s: float = DEFAULT_TTL_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.api = api
+        self.source = f"Key Vault {api.vault_url}"
         self.ttl_s = ttl_s
         self._clock = clock
         self._cache: dict[tuple[str, str | None], tuple[float, Secret]] = {}
@@ -115,16 +76,6 @@ class KeyVaultResolver:
         secret = Secret(name, await self._fetch(name, version))
         self._cache[(name, version)] = (now + self.ttl_s, secret)
         return secret
-
-    async def resolve_tree(self, value: Any) -> Any:
-        """A copy of `value` (dicts, lists, scalars) with every `@keyvault:` string replaced by its `Secret`."""
-        if is_reference(value):
-            return await self.resolve(value)
-        if isinstance(value, dict):
-            return {k: await self.resolve_tree(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [await self.resolve_tree(v) for v in value]
-        return value
 
     async def _fetch(self, name: str, version: str | None) -> str:
         vault = self.api.vault_url
@@ -154,7 +105,11 @@ class KeyVaultResolver:
 
 
 def open_keyvault(vault_url: str, *, credential: Any) -> KeyVaultResolver:
-    """A resolver on the vault at `vault_url` (`AOS_KEYVAULT_URI`), as `credential`."""
+    """A resolver on the vault at `vault_url` (`AOS_KEYVAULT_URI`), as `credential` (the caller closes it)."""
     from azure.keyvault.secrets.aio import SecretClient
 
     return KeyVaultResolver(SdkSecretsApi(SecretClient(vault_url, credential)))
+
+
+__all__ = ["PREFIX", "KeyVaultResolver", "Secret", "SecretsApi", "is_reference", "open_keyvault",
+           "parse_reference"]
