@@ -48,20 +48,22 @@ def create_app(sys: System) -> FastAPI:
 
 
 def _mount_context(app: FastAPI, sys: System) -> None:
-    """Serve every agent's ContextMCPServer at /mcp/agents/{id}, with the same keys as the API."""
+    """Serve every agent's ContextMCPServer at /mcp/agents/{id}, with the same keys as the API; each tools/call,
+    resources/read and resources/list is policy-checked and audited (`aos.api.mcp_gate`)."""
     if sys.kernel.context is None:
         return
+    from aos.api.mcp_gate import KernelGate
     from mcp_servers.context import context_http_app
 
-    async def authorize(authorization: str | None, agent_id: str) -> str:
+    async def authorize(authorization: str | None, agent_id: str) -> Any:
         who = await sys.keys.authenticate(authorization)
         if who.role is Role.AGENT and who.agent_id != agent_id:
             raise Forbidden(f"an agent key for '{who.agent_id}' cannot open the context of '{agent_id}'")
         if who.role is Role.READER:
             raise Forbidden("reader keys cannot open ContextMCPServers (they can write); use an operator key")
         await sys.kernel.get(who.tenant, agent_id)  # AgentNotFound (404) across tenants: no existence leak
-        return who.tenant
+        return who  # the grant `KernelGate` checks and records
 
-    mcp_app = context_http_app(sys.stores.context, authorize)
+    mcp_app = context_http_app(sys.stores.context, authorize, gate=KernelGate(sys.kernel))
     app.mount("/mcp/agents", mcp_app)
     app.state.mcp_app = mcp_app
