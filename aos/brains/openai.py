@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
@@ -63,16 +63,16 @@ class Endpoint:
     api_key: str | None = None
 
     def __repr__(self) -> str:  # the host's key is a plain string here
-        return f"Endpoint({self.base_url if is_reference(self.base_url) else 'config'}, key={self.api_key is not None})"
+        return f"Endpoint({self.base_url!r}, key={'set' if self.api_key else 'none'})"
 
 
 @dataclass(frozen=True)
 class _Call:
     """One step's resolved endpoint. `shown` is what messages may say about the URL."""
 
-    url: str
+    url: str = field(repr=False)
     shown: str
-    headers: dict[str, str]
+    headers: dict[str, str] = field(repr=False)
     secrets: tuple[Secret, ...]
 
 
