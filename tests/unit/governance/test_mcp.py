@@ -122,3 +122,21 @@ async def test_a_denied_resource_read_is_refused_and_recorded(app: Any, api: htt
     rows = await mcp_records(api)
     assert [(r["action"], r["outcome"], r["details"]["method"]) for r in rows] == [
         ("context.read", "denied", "resources/read"), ("context.read", "denied", "resources/list")]
+
+
+async def test_a_request_whose_record_cannot_be_written_is_answered_with_a_problem(
+        app: Any, api: httpx.AsyncClient) -> None:
+    from aos.api.mcp_gate import KernelGate
+    from aos.errors import StorageError
+
+    class Unrecorded(KernelGate):
+        async def record(self, *args: Any, **kwargs: Any) -> None:
+            raise StorageError("audit store unavailable: retry")
+
+    mcp_app = app.state.mcp_app
+    mcp_app.gate = Unrecorded(mcp_app.gate.kernel)
+    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": {"name": "stats", "arguments": {}}}
+    r = await api.post("/mcp/agents/scribe", json=body, headers={
+        "Accept": "application/json, text/event-stream", "MCP-Protocol-Version": "2025-06-18"})
+    assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
+    assert "audit store unavailable" in r.json()["detail"] and "result" not in r.text
