@@ -1,10 +1,11 @@
 """Context tool round trips (p50/p99) over streamable HTTP and stdio, beside a no-op tool on the same server.
 
-    .venv/bin/python bench/context.py [--sizes 1000,5000,20000] [--calls 200]
+    .venv/bin/python bench/context.py [--sizes 1000,5000,20000] [--calls 200] [--blocks 1000] [--quick]
 
 At each journal size: `calls` appends, reads (block_read) and searches, plus the same number of no-op calls
-(the SDK's own floor on that transport). The journal is grown to each size through the store directly (the
-bench measures tool latency, not bulk loading), with a budget large enough that nothing compacts.
+(the SDK's own floor on that transport). The context holds `blocks` memory blocks; the journal is grown to each
+size through the store directly (the bench measures tool latency, not bulk loading), with a budget large enough
+that nothing compacts. `bench/context_reference.py` runs the same workload beside the reference MCP memory server.
 """
 
 from __future__ import annotations
@@ -38,7 +39,16 @@ TENANT, AGENT = "bench", "agent-bench"
 WORDS = ["invoice", "ticket", "refund", "shipment", "customer", "order", "delay", "payment", "address", "parcel", "warehouse"]
 
 
-async def grow(data_dir: Path, to: int) -> None:
+def note(i: int) -> str:
+    """The text of journal entry `i` (the reference bench stores the same text as observations)."""
+    return f"{WORDS[i % len(WORDS)]} {i} {WORDS[(i * 7) % len(WORDS)]} note number {i}"
+
+
+def query(i: int) -> str:
+    return f"{WORDS[i % len(WORDS)]} {i}"
+
+
+async def grow(data_dir: Path, to: int, blocks: int) -> None:
     db = SqliteDatabase(data_dir / "aos.db")
     store = SqliteContextStore(db, FileBlobStore(data_dir / "blobs"))
     await db.start()
@@ -46,15 +56,14 @@ async def grow(data_dir: Path, to: int) -> None:
         have = (await store.stats(f"{TENANT}/{AGENT}")).entries
         batch = []
         for i in range(have, to):
-            text = f"{WORDS[i % len(WORDS)]} {i} {WORDS[(i * 7) % len(WORDS)]} note number {i}"
-            batch.append(NewEntry("note", text, id=f"g{i}"))
+            batch.append(NewEntry("note", note(i), id=f"g{i}"))
             if len(batch) == 500:
                 await store.append(f"{TENANT}/{AGENT}", batch)
                 batch = []
         if batch:
             await store.append(f"{TENANT}/{AGENT}", batch)
-        if not await store.list_blocks(f"{TENANT}/{AGENT}"):
-            await store.put_block(f"{TENANT}/{AGENT}", "persona", "a careful support agent")
+        for b in range(len(await store.list_blocks(f"{TENANT}/{AGENT}")), blocks):
+            await store.put_block(f"{TENANT}/{AGENT}", f"b{b}", f"block {b}: a careful support agent")
     finally:
         await db.close()
 
@@ -96,46 +105,76 @@ async def stdio_client(data_dir: Path) -> AsyncIterator[Client]:
         yield c
 
 
-async def timed(n: int, call: Callable[[int], Awaitable[object]]) -> tuple[float, float, float]:
-    lat = []
-    start = time.perf_counter()
-    for i in range(n):
-        t = time.perf_counter()
-        await call(i)
-        lat.append((time.perf_counter() - t) * 1000)
-    wall = time.perf_counter() - start
-    q = statistics.quantiles(lat, n=100)
-    return q[49], q[98], n / wall
+Call = Callable[[int], Awaitable[object]]
 
 
-async def run(client: Client, n: int, size: int) -> dict[str, tuple[float, float, float]]:
+async def timed(n: int, calls: dict[str, Call], chunk: int = 20) -> dict[str, tuple[float, float, float]]:
+    """p50 ms, p99 ms and calls/s (1 / mean latency) of each tool: `chunk` calls of one, then of the next...
+
+    Why in turns: on a shared machine the load changes from one second to the next; taking turns exposes every
+    tool to the same load, so their ratios hold while the absolute figures drift. Why chunks, not one call
+    each: work a call leaves behind (a WAL checkpoint, a GC pass) then lands on calls of the same tool.
+    """
+    lat: dict[str, list[float]] = {name: [] for name in calls}
+    for start in range(0, n, chunk):
+        for name, call in calls.items():
+            for i in range(start, min(start + chunk, n)):
+                t = time.perf_counter()
+                await call(i)
+                lat[name].append((time.perf_counter() - t) * 1000)
+    out = {}
+    for name, ms in lat.items():
+        q = statistics.quantiles(ms, n=100)
+        out[name] = (q[49], q[98], 1000 / statistics.fmean(ms))
+    return out
+
+
+def tools(client: Client, size: int, blocks: int) -> dict[str, Call]:
+    """The timed calls: a no-op (the transport's floor), then the context tools."""
+
     async def checked(name: str, args: dict[str, object]) -> None:
         r = await client.call_tool(name, args)
         if r.is_error:
             raise RuntimeError(f"{name} failed: {r.content}")
 
-    await checked("noop", {})
     return {
-        "noop": await timed(n, lambda i: checked("noop", {})),
-        "append": await timed(n, lambda i: checked("journal_append", {"kind": "note", "text": f"bench {size} {i}"})),
-        "read": await timed(n, lambda i: checked("block_read", {"label": "persona"})),
-        "search": await timed(n, lambda i: checked("search", {"query": f"{WORDS[i % len(WORDS)]} {i}", "limit": 5})),
+        "noop": lambda i: checked("noop", {}),
+        "append": lambda i: checked("journal_append", {"kind": "note", "text": f"bench {size} {i}"}),
+        "read": lambda i: checked("block_read", {"label": f"b{i % blocks}"}),
+        "search": lambda i: checked("search", {"query": query(i), "limit": 5}),
     }
+
+
+async def warm(client: Client) -> None:
+    """One call of each tool first: a first call pays for imports and caches, not for the tool."""
+    await client.call_tool("noop", {})
+    await client.call_tool("journal_append", {"kind": "note", "text": "warm", "id": "warm"})
+    await client.call_tool("block_read", {"label": "b0"})
+    await client.call_tool("search", {"query": "warm", "limit": 5})
+
+
+async def run(client: Client, n: int, size: int, blocks: int) -> dict[str, tuple[float, float, float]]:
+    await warm(client)
+    return await timed(n, tools(client, size, blocks))
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--calls", type=int, default=200)
+    parser.add_argument("--blocks", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, few calls")
     args = parser.parse_args()
+    if args.quick:
+        args.sizes, args.calls, args.blocks = "100,300", 20, 20
     print(f"{'transport':9} {'journal':>7} {'tool':7} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'p50/noop':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for transport, opener in (("http", http_client), ("stdio", stdio_client)):
             data_dir = Path(tmp) / transport
             for size in (int(s) for s in args.sizes.split(",")):
-                await grow(data_dir, size)
+                await grow(data_dir, size, args.blocks)
                 async with opener(data_dir) as client:
-                    results = await run(client, args.calls, size)
+                    results = await run(client, args.calls, size, args.blocks)
                 floor = results["noop"][0]
                 for tool, (p50, p99, rate) in results.items():
                     print(f"{transport:9} {size:7} {tool:7} {p50:7.2f} {p99:7.2f} {rate:8.0f} {p50 / floor:8.2f}")
