@@ -66,8 +66,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_COSMOS_DATABASE", "aos", "both", "Cosmos DB database holding the AOS containers."),
     Setting("ServiceBusConnection__fullyQualifiedNamespace", None, "azure",
             "Service Bus namespace (NAME.servicebus.windows.net) for topics aos-events / aos-outbox."),
-    Setting("AOS_KEYVAULT_URI", None, "azure", "Key Vault of the deployment (App Service resolves the `@Microsoft.KeyVault(...)` settings from it; "
-            "AOS-side `@keyvault:NAME` references arrive with the Azure adapters)."),
+    Setting("AOS_KEYVAULT_URI", None, "azure", "Key Vault of the deployment: App Service resolves the `@Microsoft.KeyVault(...)` settings from it, and "
+            "AOS resolves `@keyvault:NAME` references in brain settings from it (without it: env AOS_SECRET_NAME)."),
     Setting("AOS_TASK_HUB", "aos", "azure", "Durable Functions task hub name."),
     Setting("AOS_EVENT_TRANSPORT", None, "both",
             "Event transport of the Azure backends: `servicebus` or `queue` (default: servicebus when a namespace "
