@@ -189,7 +189,7 @@ class SqliteContextStore(ContextStore):
             await cc.offload(self._blobs, key, cc.Payload(e.text, dj).dumps()) for e, _, dj, _ in checked
         ]
         rows = [
-            (e.id or cc.new_etag(), _us(e.ts or cc.utcnow()), kind, dj, size, blob, e.text)
+            (e.id or cc.new_etag(), e.id is not None, _us(e.ts or cc.utcnow()), kind, dj, size, blob, e.text)
             for (e, kind, dj, size), blob in zip(checked, blobs)
         ]
         owner = _owner(key, "j")
@@ -199,8 +199,8 @@ class SqliteContextStore(ContextStore):
             next_seq = head[0] if head else 1
             out: list[tuple[Any, ...]] = []
             added = added_bytes = 0
-            for eid, ts_us, kind, dj, size, blob, text in rows:
-                known = _known(c, key, eid)
+            for eid, given, ts_us, kind, dj, size, blob, text in rows:
+                known = _known(c, key, eid) if given else None  # an id we just made up is new
                 if known is not None:
                     out.append(known)
                     continue
@@ -217,12 +217,12 @@ class SqliteContextStore(ContextStore):
                 next_seq += 1
                 added += 1
                 added_bytes += size
-            c.execute(
+            totals = c.execute(
                 "INSERT INTO ctx_head VALUES (?,?,?,?) ON CONFLICT (key) DO UPDATE SET next_seq = excluded.next_seq, "
-                "entries = entries + excluded.entries, bytes = bytes + excluded.bytes",
+                "entries = entries + excluded.entries, bytes = bytes + excluded.bytes RETURNING entries, bytes",
                 (key, next_seq, added, added_bytes),
-            )
-            return out, added, _stats(c, key)
+            ).fetchone()
+            return out, added, _stats(c, key, totals)
 
         out, added, stats = await self._db.write(op)
         return Appended(tuple([await self._entry(r) for r in out]), added, stats)
@@ -420,8 +420,10 @@ def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | None:
     return (eid, folded[0], folded[2], folded[1], "", '{"folded":true}', None, 0)
 
 
-def _stats(c: sqlite3.Connection, key: str) -> ContextStats:
-    head = c.execute("SELECT entries, bytes FROM ctx_head WHERE key = ?", (key,)).fetchone() or (0, 0)
+def _stats(c: sqlite3.Connection, key: str, head: tuple[int, int] | None = None) -> ContextStats:
+    """`head`: the live totals when the caller has them already (an append gets them from its upsert)."""
+    if head is None:
+        head = c.execute("SELECT entries, bytes FROM ctx_head WHERE key = ?", (key,)).fetchone() or (0, 0)
     blocks = c.execute("SELECT blocks, bytes FROM ctx_block_total WHERE key = ?", (key,)).fetchone() or (0, 0)
     # Two subqueries, not `SELECT min(seq), max(seq)`: SQLite answers a lone min() or max() from the index in
     # one seek, but both in one SELECT scan every entry of the agent (2.3 ms at 20,000 entries, per append).
