@@ -36,6 +36,8 @@ from aos.ports import NewEntry
 from mcp_servers.context import Budget, ContextHttpApp
 
 TENANT, AGENT = "bench", "agent-bench"
+#: Both transports: the journal grows to each size and stays there (a compaction would shrink it).
+NO_COMPACTION = Budget(max_entries=10**7, max_bytes=10**10)
 WORDS = ["invoice", "ticket", "refund", "shipment", "customer", "order", "delay", "payment", "address", "parcel", "warehouse"]
 
 
@@ -77,7 +79,7 @@ async def http_client(data_dir: Path) -> AsyncIterator[Client]:
     db = SqliteDatabase(data_dir / "aos.db")
     store = SqliteContextStore(db, FileBlobStore(data_dir / "blobs"))
     await db.start()
-    app = ContextHttpApp(store, authorize, budget=Budget(max_entries=10**7, max_bytes=10**10), noop_tool=True)
+    app = ContextHttpApp(store, authorize, budget=NO_COMPACTION, noop_tool=True)
     sock = socket.socket()
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # else delayed ACKs add ~40 ms a call
     sock.bind(("127.0.0.1", 0))
@@ -100,7 +102,8 @@ async def http_client(data_dir: Path) -> AsyncIterator[Client]:
 @asynccontextmanager
 async def stdio_client(data_dir: Path) -> AsyncIterator[Client]:
     args = ["-m", "mcp_servers.context", "--data-dir", str(data_dir), "--tenant", TENANT, "--agent", AGENT]
-    params = StdioServerParameters(command=sys.executable, args=[*args, "--noop-tool"], cwd=str(ROOT))
+    budget = ["--max-entries", str(NO_COMPACTION.max_entries), "--max-bytes", str(NO_COMPACTION.max_bytes)]
+    params = StdioServerParameters(command=sys.executable, args=[*args, *budget, "--noop-tool"], cwd=str(ROOT))
     async with Client(params, cache=None) as c:
         yield c
 

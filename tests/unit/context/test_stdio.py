@@ -19,10 +19,20 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 @asynccontextmanager
-async def stdio_client(data_dir: Path) -> AsyncIterator[Client]:
+async def stdio_client(data_dir: Path, *extra: str) -> AsyncIterator[Client]:
     params = StdioServerParameters(
         command=sys.executable,
-        args=["-m", "mcp_servers.context", "--data-dir", str(data_dir), "--tenant", "t1", "--agent", "agent-a"],
+        args=[
+            "-m",
+            "mcp_servers.context",
+            "--data-dir",
+            str(data_dir),
+            "--tenant",
+            "t1",
+            "--agent",
+            "agent-a",
+        ]
+        + list(extra),
         cwd=str(ROOT),
     )
     async with Client(params, cache=None) as c:
@@ -60,3 +70,10 @@ async def test_stdio_context_survives_a_killed_process(tmp_path: Path) -> None:
         assert [e["id"] for e in page["entries"]] == ["e0", "e1", "e2"]  # type: ignore[index]
         hits = (await c.call_tool("search", {"query": "entry"})).structured_content
         assert len(hits["hits"]) == 3  # type: ignore[index]
+
+
+async def test_stdio_budget_flags_set_when_compaction_starts(tmp_path: Path) -> None:
+    async with stdio_client(tmp_path, "--max-entries", "4") as c:
+        out = [await c.call_tool("journal_append", {"kind": "note", "text": f"entry {i}"}) for i in range(5)]
+    assert [r.structured_content["compacted"] is not None for r in out] == [False] * 4 + [True]  # type: ignore[index]
+    assert out[-1].structured_content["stats"]["max_entries"] == 4  # type: ignore[index]
