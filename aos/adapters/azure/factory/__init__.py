@@ -11,7 +11,7 @@ Queues; the emulator backend always uses Storage Queues on Azurite.
 from node_modules with data under `<data_dir>/emulators`, and stopped with the Stores if this process started
 them; connection strings / emulator keys are used. `emulator=False`: `DefaultAzureCredential` everywhere.
 
-Settings read here through `os.environ` until aos/config.py carries them (TODO(lead): add to SETTINGS):
+Settings read here through the environment mapping (each listed, with its scope, in `aos.config.SETTINGS`):
 `AzureWebJobsStorage` (local, default `UseDevelopmentStorage=true`), `AOS_COSMOS_EMULATOR_ENDPOINT` (local,
 default `http://127.0.0.1:8081`), `AOS_COSMOS_KEY` (local, the emulator key; default the public emulator key),
 `AOS_EVENT_TRANSPORT` (both, `servicebus` | `queue`, default: servicebus when a namespace is set).

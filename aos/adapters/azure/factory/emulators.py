@@ -52,7 +52,7 @@ def node_bin(name: str, root: Path | None = None) -> list[str]:
 
 
 def _repo_root() -> Path:
-    env = os.environ.get("AOS_NODE_ROOT")  # TODO(lead): a Config setting if this ever needs to be documented
+    env = os.environ.get("AOS_NODE_ROOT")  # documented in aos.config.SETTINGS
     if env:
         return Path(env)
     here = Path(__file__).resolve()
