@@ -193,6 +193,18 @@ def chain_record(tenant: str, seq: int, prev: str, entry: dict[str, Any]) -> Aud
     return AuditRecord(**fields, hash=audit_hash(fields, prev))
 
 
+def chain_records(tenant: str, seq: int, prev: str, entries: list[dict[str, Any]]) -> list[AuditRecord]:
+    """Chain `entries` after the record (`seq`, `prev`): numbered seq+1, seq+2, ..., each carrying the hash of
+    the one before it. Every AuditLog adapter appends through this, so all of them build the same chain."""
+    out = []
+    for entry in entries:
+        seq += 1
+        record = chain_record(tenant, seq, prev, entry)
+        prev = record.hash
+        out.append(record)
+    return out
+
+
 # ---------------------------------------------------------------- approvals
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from aos.errors import Conflict, NotFound, VersionConflict
-from aos.governance_model import GENESIS, Approval, ApprovalStatus, AuditRecord, PolicyRecord, chain_record
+from aos.governance_model import GENESIS, Approval, ApprovalStatus, AuditRecord, PolicyRecord, chain_records
 from aos.ports import ApprovalStore, AuditEntry, AuditLog, Governance, PolicyStore, UsageCounter
 
 
@@ -28,14 +28,10 @@ class MemoryAuditLog(AuditLog):
 
     async def append(self, tenant: str, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
         seq, prev = self.heads.get(tenant, (0, GENESIS))
-        out = []
-        for entry in entries:
-            seq += 1
-            record = chain_record(tenant, seq, prev, entry.fields())
-            prev = record.hash
-            out.append(record)
-        self.records[tenant].extend(out)
-        self.heads[tenant] = (seq, prev)
+        out = chain_records(tenant, seq, prev, [e.fields() for e in entries])
+        if out:
+            self.records[tenant].extend(out)
+            self.heads[tenant] = (out[-1].seq, out[-1].hash)
         return out
 
     async def head(self, tenant: str) -> tuple[int, str]:

@@ -23,7 +23,7 @@ from aos.governance_model import (
     ApprovalStatus,
     AuditRecord,
     PolicyRecord,
-    chain_record,
+    chain_records,
 )
 from aos.ports import ApprovalStore, AuditEntry, AuditLog, Governance, PolicyStore, UsageCounter
 
@@ -73,12 +73,10 @@ class SqliteAuditLog(AuditLog):
         def op(conn: sqlite3.Connection) -> list[AuditRecord]:
             row = conn.execute("SELECT seq, hash FROM audit_heads WHERE tenant = ?", (tenant,)).fetchone()
             seq, prev = row if row else (0, GENESIS)
-            out = []
-            for f in fields:
-                seq += 1
-                record = chain_record(tenant, seq, prev, f)
-                prev = record.hash
-                out.append(record)
+            out = chain_records(tenant, seq, prev, fields)
+            if not out:
+                return out
+            seq, prev = out[-1].seq, out[-1].hash
             conn.executemany(
                 "INSERT INTO audit (tenant, seq, kind, action, agent_id, record) VALUES (?, ?, ?, ?, ?, ?)",
                 [(tenant, r.seq, r.kind, r.action, r.agent_id, r.model_dump_json()) for r in out])

@@ -34,7 +34,7 @@ from typing import Any
 from aos.adapters.azure.cosmos.keys import AUDIT, audit_record_id
 from aos.adapters.azure.cosmos.ops import BATCH_LIMIT, Cosmos, Exists, Missing, Stale
 from aos.errors import StorageError
-from aos.governance_model import GENESIS, AuditRecord, chain_record
+from aos.governance_model import GENESIS, AuditRecord, chain_record, chain_records
 from aos.ports import AuditEntry, AuditLog
 
 HEAD = "~head"
@@ -74,7 +74,7 @@ class CosmosAuditLog(AuditLog):
         for attempt in range(MAX_ATTEMPTS):
             head = await self._db.read(AUDIT, HEAD, tenant)
             seq, prev = (head["seq"], head["hash"]) if head else (0, GENESIS)
-            records = _chain(tenant, seq, prev, fields)
+            records = chain_records(tenant, seq, prev, fields)
             new_head = _head_doc(tenant, records[-1].seq, records[-1].hash)
             head_op = (("create", (new_head,)) if head is None
                        else ("replace", (HEAD, new_head), {"if_match_etag": head["_etag"]}))
@@ -147,15 +147,6 @@ class CosmosAuditLog(AuditLog):
         docs = await self._db.query(AUDIT, sql, {"@pk": tenant, "@n": limit, "@after": after}, tenant)
         return [_record(d) for d in docs]
 
-
-def _chain(tenant: str, seq: int, prev: str, fields: list[dict[str, Any]]) -> list[AuditRecord]:
-    out = []
-    for f in fields:
-        seq += 1
-        record = chain_record(tenant, seq, prev, f)
-        prev = record.hash
-        out.append(record)
-    return out
 
 
 def _contended(tenant: str) -> StorageError:
