@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from aos.errors import Conflict
 from aos.governance_model import Approval, AuditRecord, PolicyRecord
 from aos.model import AgentRecord, AgentState, ApiKeyRecord, Decision, Event, StepRecord
 
@@ -128,6 +129,9 @@ class Mailbox(abc.ABC):
     - `record_decision(key, seq, decision)`: journals the decision of an unfinished step and returns the
       journaled one; if one was already journaled, the first one wins and is returned unchanged.
     - `complete_step(key, seq)`: marks the step done and its events processed. Idempotent.
+    - `finish_step(key, seq, decision)`: `record_decision` then `complete_step`, for a decision with nothing to
+      apply in between; adapters that can write both at once do (one commit instead of two). If a different
+      decision was already journaled, raises `Conflict` and completes nothing (its effects are not applied).
     - `fail_step(key, seq, error)`: marks the step failed (its events stay in the journal, dead-lettered,
       readable through `steps`). Idempotent.
     - `pending(key)` counts events not yet claimed by a finished step; `keys_with_work()` lists keys with
@@ -149,6 +153,12 @@ class Mailbox(abc.ABC):
 
     @abc.abstractmethod
     async def complete_step(self, key: str, seq: int) -> None: ...
+
+    async def finish_step(self, key: str, seq: int, decision: Decision) -> None:
+        journaled = await self.record_decision(key, seq, decision)
+        if journaled != decision:
+            raise Conflict(f"step {seq} of '{key}' already journaled another decision", key=key)
+        await self.complete_step(key, seq)
 
     @abc.abstractmethod
     async def fail_step(self, key: str, seq: int, error: str) -> None: ...

@@ -21,7 +21,7 @@ from aos.errors import AgentNotFound, AosError, Conflict, StorageError
 from aos.kernel.context import ContextSession
 from aos.kernel.effects import effect_event, merged_state, undeliverable_event
 from aos.kernel.policy.step import journaled
-from aos.model import AgentRecord, AgentState, Decision, EmitEffect, Event, SendEffect
+from aos.model import AgentRecord, AgentState, Decision, EmitEffect, Event, NoteEffect, SendEffect
 from aos.ports import Claim
 
 log = logging.getLogger("aos.kernel.step")
@@ -66,6 +66,14 @@ async def run_step(kernel: Any, key: str) -> Any:
                 return await _fail(kernel, record, claim, _reason(e, record))
             if governed is not None:  # verdicts are journaled with the decision: a retry reuses them
                 decision = await governed.review(claim.seq, decision)
+            if _nothing_to_apply(decision):
+                # Nothing happens between journaling and ack, so the decision, the ack, the context entry, the
+                # audit record and the usage go out together: one group commit on the embedded store.
+                await asyncio.gather(mailbox.finish_step(key, claim.seq, decision),
+                                     *_records(kernel, record, claim, decision, governed))
+                await kernel.note_step_result(record, None)
+                return StepOutcome(agent_id, claim.seq, "done", len(claim.events), len(decision.effects),
+                                   claim.attempts, more=more)
             decision = await mailbox.record_decision(key, claim.seq, decision)
         if kernel.fault:
             await kernel.fault("decided")
@@ -85,6 +93,21 @@ async def run_step(kernel: Any, key: str) -> Any:
                            more=more)
     finally:
         kernel.running.discard(key)
+
+
+def _nothing_to_apply(decision: Decision) -> bool:
+    """No state change, message, event or held effect: only notes (which the context entry records), if any."""
+    return not decision.outcomes and all(isinstance(e, NoteEffect) for e in decision.effects)
+
+
+def _records(kernel: Any, record: AgentRecord, claim: Claim, decision: Decision, governed: Any) -> list[Any]:
+    """The step's context entry, audit record and usage: the writes that go with its completion."""
+    out: list[Any] = []
+    if kernel.context is not None:
+        out.append(kernel.context.record_step(record.tenant, record.id, claim.seq, claim.events, decision))
+    if governed is not None:
+        out += governed.finish(claim.seq, len(claim.events), decision)
+    return out
 
 
 def _reason(e: BaseException, record: AgentRecord) -> str:

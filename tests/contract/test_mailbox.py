@@ -119,6 +119,39 @@ async def test_first_decision_wins(stores: Stores) -> None:
     assert step.decision == decision("one")
 
 
+async def test_finish_step_journals_and_completes_at_once_and_is_idempotent(stores: Stores) -> None:
+    await fill(stores.mailbox, A, 2)
+    claim = await stores.mailbox.begin_step(A, "alpha", 10)
+    assert claim is not None
+    await stores.mailbox.finish_step(A, claim.seq, decision("done"))
+    await stores.mailbox.finish_step(A, claim.seq, decision("done"))  # a retry of the same write
+    assert await stores.mailbox.pending(A) == 0
+    assert await stores.mailbox.keys_with_work() == []
+    [step] = await stores.mailbox.steps(A)
+    assert step.status == StepStatus.DONE and step.decision == decision("done")
+    with pytest.raises(Conflict):  # another decision never replaces the journaled one
+        await stores.mailbox.finish_step(A, claim.seq, decision("other"))
+    assert (await stores.mailbox.steps(A))[0].decision == decision("done")
+
+
+async def test_finish_step_refuses_a_step_with_another_journaled_decision(stores: Stores) -> None:
+    await fill(stores.mailbox, A, 1)
+    claim = await stores.mailbox.begin_step(A, "alpha", 10)
+    assert claim is not None
+    await stores.mailbox.record_decision(A, claim.seq, decision("first"))
+    with pytest.raises(Conflict):
+        await stores.mailbox.finish_step(A, claim.seq, decision("second"))
+    assert await stores.mailbox.pending(A) == 1  # not completed: the journaled decision is still to apply
+    await stores.mailbox.finish_step(A, claim.seq, decision("first"))  # the journaled one completes it
+    assert await stores.mailbox.pending(A) == 0
+    await fill(stores.mailbox, A, 1, prefix="f")
+    failed = await stores.mailbox.begin_step(A, "alpha", 10)
+    assert failed is not None
+    await stores.mailbox.fail_step(A, failed.seq, "brain down")
+    with pytest.raises(Conflict):
+        await stores.mailbox.finish_step(A, failed.seq, decision("late"))
+
+
 async def test_decision_for_unknown_or_finished_undecided_step_raises(stores: Stores) -> None:
     with pytest.raises(NotFound):
         await stores.mailbox.record_decision(A, 1, decision("x"))

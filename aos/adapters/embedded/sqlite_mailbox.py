@@ -209,6 +209,34 @@ class SqliteMailbox(Mailbox):
     async def complete_step(self, key: str, seq: int) -> None:
         await self._finish(key, seq, StepStatus.DONE, None)
 
+    async def finish_step(self, key: str, seq: int, decision: Decision) -> None:
+        """Journal the decision and complete the step in one operation (one commit, shared with the step's other
+        writes queued beside it)."""
+        raw = decision.model_dump_json()
+        now = self._clock.now().isoformat()
+
+        def op(conn: sqlite3.Connection) -> None:
+            cur = conn.execute(
+                "UPDATE steps SET decision = ?, status = 'done', finished_at = ? WHERE key = ? AND seq = ?"
+                " AND status = 'claimed' AND decision IS NULL",
+                (raw, now, key, seq),
+            )
+            if not cur.rowcount:
+                status, journaled = _step_status(conn, key, seq)
+                if journaled is None or Decision.model_validate_json(journaled) != decision:
+                    held = " with another decision" if journaled else ", without a decision"
+                    raise Conflict(f"step {seq} of '{key}' is {status}{held}: it cannot finish with this one", key=key)
+                if status == StepStatus.DONE.value:
+                    return
+                if status == StepStatus.FAILED.value:
+                    raise Conflict(f"step {seq} of '{key}' is failed; it cannot become done", key=key)
+                conn.execute(
+                    "UPDATE steps SET status = 'done', finished_at = ? WHERE key = ? AND seq = ?", (now, key, seq)
+                )
+            conn.execute("UPDATE mailbox SET status = 'done' WHERE key = ? AND seq = ?", (key, seq))
+
+        await self._db.write(op)
+
     async def fail_step(self, key: str, seq: int, error: str) -> None:
         await self._finish(key, seq, StepStatus.FAILED, error)
 
