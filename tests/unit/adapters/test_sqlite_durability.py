@@ -150,3 +150,38 @@ async def test_start_twice_is_refused(tmp_path: Path) -> None:
             await db.start()
     finally:
         await db.close()
+
+
+async def test_writes_queued_while_the_loop_is_busy_share_one_commit_and_an_idle_loop_commits_at_once(
+    tmp_path: Path,
+) -> None:
+    # A long max_delay: only "is other work ready?" and full_batch decide when the commit happens.
+    db = SqliteDatabase(tmp_path / "t.db", max_delay=30.0, full_batch=1000)
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER);")
+    await db.start()
+    try:
+        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
+            def op(conn: sqlite3.Connection) -> int:
+                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+                return db.commits  # the commit this write will be part of
+
+            return op
+
+        async def writer(n: int) -> int:
+            for _ in range(n):  # queue this write n loop iterations after the first one
+                await asyncio.sleep(0)
+            return await db.write(insert(n))
+
+        seen = await asyncio.gather(*(writer(n) for n in range(5)))
+        assert len(set(seen)) == 1, "writes queued in successive busy iterations took separate commits"
+
+        before = db.commits
+        await asyncio.wait_for(db.write(insert(99)), timeout=10)  # idle loop: does not wait for max_delay
+        assert db.commits == before + 1
+
+        db._full_batch = 2  # a full batch commits without waiting for the rest
+        seen = await asyncio.gather(*(writer(n) for n in range(5)))
+        assert len(set(seen)) > 1
+        assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 11
+    finally:
+        await db.close()
