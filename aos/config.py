@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_DATA_DIR", ".aos", "local", "Directory of the embedded SQLite database and blobs."),
     Setting("AOS_HOST", "127.0.0.1", "local", "Interface `aos up` listens on."),
     Setting("AOS_PORT", "7071", "local", "Port `aos up` listens on (the Functions default)."),
-    Setting("AOS_WORKERS", "4", "local", "Concurrent agent steps in the embedded host."),
+    Setting("AOS_WORKERS", "8", "local", "Concurrent agent steps in the embedded host."),
     Setting("AOS_ADMIN_KEY", None, "both",
             "Bootstrap admin API key; when unset `aos up` generates one, stores it hashed and prints it once. In "
             "Azure: a Key Vault reference to the secret `aos-admin-key`."),
