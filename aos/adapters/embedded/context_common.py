@@ -125,6 +125,12 @@ def archive_name(key: str, first_seq: int, last_seq: int) -> str:
     return f"{archive_prefix(key)}{first_seq:012d}-{last_seq:012d}.json"
 
 
+def surely_inline(size: int) -> bool:
+    """An entry of `size` bytes (text + data JSON) whose payload document cannot exceed the inline limit, even
+    with every byte escaped (at most 6 bytes each, `\\u001f`): skips building that document for small entries."""
+    return size * 6 + 64 <= CONTEXT_INLINE_LIMIT
+
+
 async def offload(blobs: BlobStore, key: str, payload: str) -> str | None:
     """Store `payload` in the BlobStore when it is over the inline limit; return the blob name (else None)."""
     raw = payload.encode()
