@@ -67,6 +67,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS ctx_fts USING fts5(owner, body, tokenize='por
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_FTS_INSERT = "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)"
 _ENTRY_COLS = "id, seq, ts_us, kind, text, data, blob, size"
 
 
@@ -210,10 +211,8 @@ class SqliteContextStore(ContextStore):
                     "INSERT INTO ctx_entry VALUES (?,?,?,?,?,?,?,?,?)",
                     (key, next_seq, eid, ts_us, kind, inline_text, None if blob else dj, blob, size),
                 ).lastrowid
-                c.execute(
-                    "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)",
-                    (rowid, owner, cc.index_text(text, dj)),
-                )
+                # indexed at the end of the group commit, with the other appends of the batch (see `defer`)
+                self._db.defer(_FTS_INSERT, (rowid, owner, cc.index_text(text, dj)))
                 out.append((eid, next_seq, ts_us, kind, text, dj, None, size))
                 next_seq += 1
                 added += 1
@@ -324,6 +323,7 @@ class SqliteContextStore(ContextStore):
                 raise VersionConflict(
                     f"the journal changed while compacting through seq {through_seq}; retry"
                 )
+            self._db.flush_deferred(c)  # appends queued before in this batch: their index rows are folded too
             c.execute(
                 "INSERT INTO ctx_folded SELECT key, id, seq, kind, ts_us FROM ctx_entry WHERE key = ? AND seq <= ?",
                 (key, through_seq),
@@ -375,6 +375,7 @@ class SqliteContextStore(ContextStore):
 
     async def purge(self, key: str) -> dict[str, int]:
         def op(c: sqlite3.Connection) -> dict[str, int]:
+            self._db.flush_deferred(c)  # appends queued before in this batch: their index rows go too
             c.execute(
                 "DELETE FROM ctx_fts WHERE rowid IN (SELECT rowid FROM ctx_entry WHERE key = ?)", (key,)
             )

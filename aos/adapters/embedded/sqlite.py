@@ -75,6 +75,7 @@ class SqliteDatabase:
         self.mode = mode
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[Any, Any]] = []
+        self._deferred: dict[str, list[tuple[Any, ...]]] = {}
         self._flush_scheduled = False
         self._first_pending = 0.0
         self._max_delay = max_delay
@@ -144,8 +145,32 @@ class SqliteDatabase:
         return await self.submit(fn)
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run `fn` on the writer thread: it sees every write that returned before it was called."""
-        return await self.submit(fn)
+        """Run `fn` on the writer thread: it sees every write queued before it (deferred ones included)."""
+
+        def after_deferred(conn: sqlite3.Connection) -> T:
+            self.flush_deferred(conn)
+            return fn(conn)
+
+        return await self.submit(after_deferred)
+
+    def defer(self, sql: str, params: tuple[Any, ...]) -> None:
+        """From inside an operation: run `sql` with `params` at the end of this group commit, batched with the
+        same statement of the other operations (one `executemany`), before COMMIT.
+
+        Why: an FTS5 insert followed by any other write in the transaction makes FTS5 write its pending terms
+        out as a new index segment, so a batch of steps that each append a context entry wrote one segment
+        per step. Deferred, a batch writes one. A deferred statement belongs to the operation that queued it:
+        if it fails, that operation fails alone. Reads (`read`) and operations that call `flush_deferred`
+        first see every deferred write queued before them.
+        """
+        self._deferred.setdefault(sql, []).append(params)
+
+    def flush_deferred(self, conn: sqlite3.Connection) -> None:
+        """Run the deferred statements queued so far, now (see `defer`)."""
+        if self._deferred:
+            work, self._deferred = self._deferred, {}
+            for sql, rows in work.items():
+                conn.executemany(sql, rows)
 
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `fn` now (synchronously) and return the future of its result.
@@ -301,14 +326,16 @@ class SqliteDatabase:
         except sqlite3.Error as e:
             err = StorageError(f"SQLite BEGIN failed on {self.path}: {e}")
             return [(fut, None, err) for _, fut in batch]
+        self._deferred = {}
         results: list[tuple[Any, Any, BaseException | None]] = []
-        for fn, fut in batch:
-            try:
-                value = fn(conn)
-            except BaseException:  # noqa: BLE001 - the isolated rerun below reports it to its caller
-                conn.execute("ROLLBACK")
-                return self._run_isolated(conn, batch)
-            results.append((fut, value, None))
+        try:
+            for fn, fut in batch:
+                results.append((fut, fn(conn), None))
+            self.flush_deferred(conn)
+        except BaseException:  # noqa: BLE001 - the isolated rerun below reports it to its caller
+            self._deferred = {}
+            conn.execute("ROLLBACK")
+            return self._run_isolated(conn, batch)
         return self._commit(conn, results)
 
     def _run_isolated(
@@ -318,9 +345,12 @@ class SqliteDatabase:
         results: list[tuple[Any, Any, BaseException | None]] = []
         for fn, fut in batch:
             conn.execute("SAVEPOINT op")
+            self._deferred = {}
             try:
                 value = fn(conn)
+                self.flush_deferred(conn)  # its deferred statements stand or fall with it
             except BaseException as e:  # noqa: BLE001 - handed to the caller, never swallowed
+                self._deferred = {}
                 conn.execute("ROLLBACK TO op")
                 conn.execute("RELEASE op")
                 results.append((fut, None, _wrap(e, self.path)))

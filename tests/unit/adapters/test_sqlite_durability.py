@@ -185,3 +185,32 @@ async def test_writes_queued_while_the_loop_is_busy_share_one_commit_and_an_idle
         assert await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 11
     finally:
         await db.close()
+
+
+async def test_deferred_statements_run_before_the_commit_visible_to_later_reads_and_fail_with_their_operation(
+    tmp_path: Path,
+) -> None:
+    db = SqliteDatabase(tmp_path / "t.db")
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER UNIQUE);")
+    await db.start()
+    try:
+        def deferring(n: int) -> Callable[[sqlite3.Connection], int]:
+            def op(conn: sqlite3.Connection) -> int:
+                db.defer("INSERT INTO t (n) VALUES (?)", (n,))
+                return db.commits
+
+            return op
+
+        count = "SELECT count(*) FROM t"
+        # queued in one synchronous stretch: one batch; the read queued after the writes sees them
+        ops = [db.submit(deferring(1)), db.submit(deferring(2)), db.read(lambda c: c.execute(count).fetchone()[0])]
+        first, second, seen = await asyncio.gather(*ops)
+        assert first == second and seen == 2
+        # a deferred statement that fails fails its own operation, not the others of the batch
+        ops = [db.submit(deferring(3)), db.submit(deferring(1)), db.submit(deferring(4))]
+        results = await asyncio.gather(*ops, return_exceptions=True)
+        assert isinstance(results[1], StorageError) and not isinstance(results[0], BaseException)
+        rows = await db.read(lambda c: c.execute("SELECT n FROM t ORDER BY n").fetchall())
+        assert rows == [(1,), (2,), (3,), (4,)]
+    finally:
+        await db.close()
