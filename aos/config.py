@@ -167,7 +167,7 @@ class Config:
     data_dir: Path = Path(".aos")
     host: str = "127.0.0.1"
     port: int = 7071
-    workers: int = 4
+    workers: int = 8
     admin_key: str | None = None
     default_tenant: str = "default"
     log_level: str = "INFO"
