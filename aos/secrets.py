@@ -94,6 +94,11 @@ def scrub(text: str, secrets: Any) -> str:
     return text
 
 
+def has_secrets(value: Any) -> bool:
+    """Whether a tree like resolve_tree's holds any `Secret`."""
+    return next(_secrets_in(value), None) is not None
+
+
 def _secrets_in(value: Any) -> Iterator[Secret]:
     if isinstance(value, Secret):
         yield value
