@@ -397,9 +397,16 @@ class ContextStore(abc.ABC):
       the stored entry (or, once folded, a reconstruction without text) is returned and `added` does not count
       it. `page` walks live entries by `seq` (ascending, or `newest_first`) with an opaque cursor, filtered by
       `kinds` and by `since <= ts < until`.
-    - `search(key, query)` ranks blocks and live entries by keyword relevance (higher score first); words are
-      matched case-insensitively with stemming where the backend offers it. It never raises on odd input:
-      a query without words returns nothing.
+    - `search(key, query, limit=, sources=)` finds blocks and live entries by keyword, best first; words are
+      matched case-insensitively with stemming where the backend offers it, and a query's first 16 distinct
+      words count (`context_common.search_terms`). It never raises on odd input: a query without words returns
+      nothing. Its work does not grow with the journal: per word, only the word's newest `SEARCH_WINDOW`
+      matches are looked at (entries in journal order, blocks in creation order); entries holding every word
+      are found anywhere when one of the words has fewer matches than that, else only within the words'
+      windows. Ranking (`context_common.rank`, shared by the adapters): a word weighs ln(1 + N/df) (N: entries
+      and blocks; df: how many hold it, estimated from its window when the window is full); a hit scores the
+      weights of the words whose window holds it, or all of them if it holds every word, so hits with every
+      word come first. Ties: blocks, then the newest. Scores compare within one search only.
     - Compaction: `compact(key, through_seq, summary)` folds every live entry with `seq <= through_seq` into
       one summary entry placed at the last folded entry's position: the folded entries (full payloads) are
       first written as a JSON archive to the BlobStore, then removed from the live journal in one transaction
@@ -414,6 +421,8 @@ class ContextStore(abc.ABC):
 
     DEFAULT_BLOCK_LIMIT = 16 * 1024
     MAX_BLOCK_LIMIT = 1024 * 1024
+    #: How many of the newest matches of each query word (and of all the words together) a search looks at.
+    SEARCH_WINDOW = 200
 
     @abc.abstractmethod
     async def list_blocks(self, key: str) -> list[MemoryBlock]: ...

@@ -150,7 +150,7 @@ async def journal_page(
 
 async def search(
     query: Annotated[
-        str, Field(description="keywords; entries and blocks matching more of them rank higher")
+        str, Field(description="keywords (the first 16 count); hits holding all of them rank first")
     ],
     ctx: Context,
     limit: Annotated[int, Field(description="most hits to return", ge=1, le=100)] = 10,
@@ -158,7 +158,12 @@ async def search(
         list[Literal["block", "journal"]], Field(description="where to search", min_length=1)
     ] = ["block", "journal"],  # noqa: B006 - pydantic copies defaults
 ) -> m.Hits:
-    """Keyword search over memory blocks and the live journal, best match first."""
+    """Keyword search over memory blocks and the live journal, best match first.
+
+    Hits holding every word come first (found anywhere in the journal when one of the words is in fewer than
+    200 entries), then hits holding some of the words, rarer words weighing more; ties go to blocks, then to
+    newer entries. Each word is looked up in its 200 newest matches only, so a common word's old mentions are
+    not returned: add a rarer word of the entry you want."""
     b = binding(ctx)
     if not query.strip():
         raise ToolError("validation: query is empty; pass one or more keywords")

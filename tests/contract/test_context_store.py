@@ -172,6 +172,48 @@ async def test_search_ranks_blocks_and_journal(store: ContextStore) -> None:
     assert [(h.source, h.ref) for h in only_blocks] == [("block", "persona")]
 
 
+async def test_search_puts_hits_with_every_word_first_then_rarer_words(store: ContextStore) -> None:
+    await store.append(
+        KEY,
+        [NewEntry("note", "apple pie recipe"), NewEntry("note", "pie chart")]
+        + [NewEntry("note", f"apple {i}") for i in range(6)],
+    )
+    hits = await store.search(KEY, "Apple pie", limit=20)
+    # both words; then the rarer word; then the other, newest first
+    assert [h.seq for h in hits] == [1, 2, 8, 7, 6, 5, 4, 3]
+    assert hits[0].score > hits[1].score > hits[2].score == hits[-1].score > 0
+
+
+async def test_search_ties_rank_blocks_first_then_the_newest(store: ContextStore) -> None:
+    await store.append(KEY, [NewEntry("note", "zebra one"), NewEntry("note", "zebra two")])
+    await store.put_block(KEY, "notes", "a zebra")
+    hits = await store.search(KEY, "zebra")
+    assert [(h.source, h.ref if h.source == "block" else h.seq) for h in hits] == [
+        ("block", "notes"),
+        ("journal", 2),
+        ("journal", 1),
+    ]
+
+
+async def test_search_looks_at_a_bounded_window_of_each_word(store: ContextStore) -> None:
+    """Per word, only its newest SEARCH_WINDOW matches; entries with every word anywhere when one word is
+    rarer than that; with every word more common, only what the words' windows hold."""
+    store.SEARCH_WINDOW = 3  # type: ignore[misc]  # this store only
+    await store.append(
+        KEY,
+        [NewEntry("note", "needle in a haystack")]  # 1
+        + [NewEntry("note", f"haystack {i}") for i in range(5)]  # 2-6
+        + [NewEntry("note", "red blue")]  # 7
+        + [NewEntry("note", f"red {i}") for i in range(4)]  # 8-11
+        + [NewEntry("note", f"blue {i}") for i in range(4)],  # 12-15
+    )
+    assert [h.seq for h in await store.search(KEY, "haystack", limit=10)] == [6, 5, 4]
+    assert [h.seq for h in await store.search(KEY, "needle haystack", limit=10)] == [1, 6, 5, 4]
+    # "red" holds fewer of the newest entries than "blue": it weighs more. Entry 7 is in neither window.
+    assert [h.seq for h in await store.search(KEY, "red blue", limit=10)] == [11, 10, 9, 15, 14, 13]
+    assert await store.search(KEY, " ".join(f"w{i}" for i in range(16)) + " needle") == []  # 16 words at most
+
+
 async def test_large_payloads_go_to_blobs_transparently(store: ContextStore, blobs: DictBlobs) -> None:
     big = "word " * 20_000
     await store.put_block(KEY, "big", big, limit=200_000)

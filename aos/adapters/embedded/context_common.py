@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import heapq
 import json
+import math
 import re
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -165,6 +168,68 @@ def index_text(text: str, data_json: str | None) -> str:
 
 def words(text: str) -> list[str]:
     return [w.lower() for w in _WORD.findall(text)]
+
+
+#: Words of a query beyond this many are ignored (each word costs one bounded lookup).
+MAX_SEARCH_WORDS = 16
+
+
+def search_terms(query: str) -> list[str]:
+    """The distinct lowercase words of a query, in query order, at most `MAX_SEARCH_WORDS`."""
+    return list(dict.fromkeys(words(query)))[:MAX_SEARCH_WORDS]
+
+
+@dataclass(frozen=True)
+class Matches:
+    """What an adapter found in one source ("block" or "journal") for a search, within the bounds of the
+    `ContextStore.search` contract. Refs are ints, larger = newer (an entry's position, a block's creation).
+
+    `each[word]`: the newest `SEARCH_WINDOW` refs containing the word (its *window*), newest first. `every`:
+    the newest `SEARCH_WINDOW` refs containing every word, found anywhere in the source. `total`: how many
+    entries (or blocks) the source holds. `df[word]`: how many contain the word: `len(each[word])` when the
+    window is not full, else an estimate (`estimate_df`)."""
+
+    source: str
+    total: int
+    each: dict[str, list[int]]
+    every: list[int]
+    df: dict[str, float]
+
+
+def needs_every(each: dict[str, list[int]], window: int) -> bool:
+    """Whether a search looks for the refs with every word beyond the words' windows: when one of the words
+    has fewer than `window` matches (the lookup then costs at most that word's matches). With every word that
+    common, the refs in all the windows are the ones counted as having every word."""
+    return len(each) > 1 and all(each.values()) and min(len(refs) for refs in each.values()) < window
+
+
+def estimate_df(window: int, total: int, span: int) -> float:
+    """A word whose window is full: `window` matches among the newest `span` entries, so about
+    window * total / span in all, and never fewer than `window` nor more than `total`."""
+    return min(max(window * total / max(span, 1), window), max(total, window))
+
+
+def rank(terms: list[str], found: Sequence[Matches], limit: int) -> list[tuple[str, int, float]]:
+    """The best `limit` (source, ref, score), best first: the ranking every adapter shares.
+
+    A word weighs ln(1 + N/df) (N: entries and blocks; df: how many contain it): rarer words weigh more. A hit
+    with every word scores the sum of all the weights; any other hit, the weights of the words in whose
+    window it is. So hits with every word come first. Ties: blocks first, then the newest."""
+    n = max(sum(m.total for m in found), 1)
+    weights = [(t, math.log(1 + n / max(sum(m.df.get(t, 0.0) for m in found), 1.0))) for t in terms]
+    full = 0.0
+    for _, w in weights:
+        full += w
+    scores: dict[tuple[str, int], float] = {}
+    for m in found:
+        for t, w in weights:  # the same order for every hit: equal word sets, equal scores
+            for ref in m.each.get(t, ()):
+                hit = (m.source, ref)
+                scores[hit] = scores.get(hit, 0.0) + w
+        for ref in m.every:
+            scores[(m.source, ref)] = full
+    best = heapq.nsmallest(limit, scores.items(), key=lambda kv: (-kv[1], kv[0][0] != "block", -kv[0][1]))
+    return [(source, ref, score) for (source, ref), score in best]
 
 
 def snippet(text: str, terms: list[str], width: int = 160) -> str:

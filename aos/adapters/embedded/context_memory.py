@@ -1,14 +1,16 @@
 """In-memory ContextStore: the reference implementation of the contract, for tests and throwaway runs.
 
-Limitations: nothing survives the process; search ranks by a plain TF-IDF over lowercase words (no stemming),
-computed over the agent's live entries; one event loop only (mutations happen between awaits, never across).
+Limitations: nothing survives the process; search matches lowercase words (no stemming), and finding a word's
+newest matches sorts all of its postings (fine for tests); one event loop only (mutations happen between
+awaits, never across).
 Large payloads and archives still go to the given BlobStore, exactly as the durable adapters do.
 """
 
 from __future__ import annotations
 
 import bisect
-import math
+import heapq
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -205,31 +207,46 @@ class MemoryContextStore(ContextStore):
     async def search(
         self, key: str, query: str, *, limit: int = 10, sources: Sequence[str] = ("block", "journal")
     ) -> list[SearchHit]:
-        terms = sorted(set(cc.words(query)))
+        terms = cc.search_terms(query)
         agent = self._agents.get(key)
         if not terms or agent is None:
             return []
-        hits: list[SearchHit] = []
-        if "journal" in sources:
-            n = max(len(agent.rows), 1)
-            candidates = set().union(*(agent.postings.get(t, set()) for t in terms))
-            for seq in candidates:
-                row = agent.rows[seq]
-                score = sum(
-                    row.terms[t] * math.log(1 + n / len(agent.postings[t])) for t in terms if row.terms[t]
-                )
-                if score:
-                    body = cc.index_text(row.text, row.data_json)
-                    hits.append(SearchHit("journal", row.id, score, cc.snippet(body, terms), row.seq))
-        if "block" in sources:
-            for label, (block, _) in agent.blocks.items():
-                body = cc.encode_block_value(block.value, block.kind)
-                counts = Counter(cc.words(f"{label} {body}"))
-                score = sum(counts[t] * math.log(2) for t in terms)
-                if score:
-                    hits.append(SearchHit("block", label, score, cc.snippet(body, terms)))
-        hits.sort(key=lambda h: (-h.score, h.seq or 0))
-        return hits[:limit]
+        window = self.SEARCH_WINDOW
+        found = []
+        blocks = [(label, cc.encode_block_value(b.value, b.kind)) for label, (b, _) in agent.blocks.items()]
+        if "block" in sources:  # ref: the block's place in creation order (dicts keep it)
+            words = [set(cc.words(f"{label} {body}")) for label, body in blocks]
+
+            def newest_blocks(wanted: list[str]) -> list[int]:
+                refs = (i for i in range(len(blocks) - 1, -1, -1) if all(t in words[i] for t in wanted))
+                return list(itertools.islice(refs, window))
+
+            each = {t: newest_blocks([t]) for t in terms}
+            every = newest_blocks(terms) if cc.needs_every(each, window) else []
+            df = {t: float(len(r) if len(r) < window else len(blocks)) for t, r in each.items()}
+            found.append(cc.Matches("block", len(blocks), each, every, df))
+        if "journal" in sources:  # ref: seq
+            each = {t: heapq.nlargest(window, agent.postings.get(t, ())) for t in terms}
+            every = []
+            if cc.needs_every(each, window):
+                every = heapq.nlargest(window, set.intersection(*(agent.postings[t] for t in terms)))
+            df = {
+                t: float(len(r))
+                if len(r) < window
+                else cc.estimate_df(window, len(agent.rows), agent.next_seq - r[-1])
+                for t, r in each.items()
+            }
+            found.append(cc.Matches("journal", len(agent.rows), each, every, df))
+        hits = []
+        for source, ref, score in cc.rank(terms, found, limit):
+            if source == "block":
+                label, body = blocks[ref]
+                hits.append(SearchHit("block", label, score, cc.snippet(body, terms)))
+            else:
+                row = agent.rows[ref]
+                body = cc.index_text(row.text, row.data_json)
+                hits.append(SearchHit("journal", row.id, score, cc.snippet(body, terms), row.seq))
+        return hits
 
     # ------------------------------------------------------------ compaction
 

@@ -54,6 +54,7 @@ async def test_tools_resources_and_templates_are_listed(store: ContextStore) -> 
             assert t.description and t.output_schema, t.name
             assert "$ref" not in json.dumps(t.output_schema), t.name  # flat_schema: cheap to validate
         assert tools["block_write"].input_schema["properties"]["etag"]["description"]
+        assert f"its {ContextStore.SEARCH_WINDOW} newest matches" in tools["search"].description
         templates = {t.uri_template for t in (await c.list_resource_templates()).resource_templates}
         assert templates == {"context://{agent}/blocks/{label}", "context://{agent}/journal"}
 

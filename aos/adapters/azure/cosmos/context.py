@@ -11,9 +11,12 @@ Items of one agent (all in its partition, so every read is a single-partition qu
   so a retried append of an archived entry still adds nothing.
 - archive `a-{first:012d}-{last:012d}`: names the archive blob; `~head`: the sequence counter (patch `incr`).
 
-Search: entries whose word array contains a query word (`ARRAY_CONTAINS`, one query) are scored with the same
-TF-IDF as the in-memory store (no stemming: Cosmos full-text search needs a full-text policy that infra does not
-set and the emulator lacks). Blocks are scored the same way.
+Search (the contract's bounded windows, ranked by `context_common.rank` like the other adapters): per
+query word, the newest matching entries by their word array (`ARRAY_CONTAINS`, one `TOP … ORDER BY c.seq
+DESC` query per word), all the words together in one more such query when a word is rare, then one query for
+the hits' text. No stemming: Cosmos full-text search needs a full-text policy that infra does not set and the
+emulator lacks. Blocks are all read and matched in Python (an agent has few); their "newest" is the last
+written.
 
 Compaction writes, in order: the archive blob; then the archive item, the folded stubs (each conditioned on the
 entry's `_etag`: a concurrent change → `VersionConflict`) and the summary entry. On real Cosmos, up to 98
@@ -24,7 +27,7 @@ live and archived (nothing lost; compact again).
 
 from __future__ import annotations
 
-import math
+import itertools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -264,41 +267,67 @@ class CosmosContextStore(ContextStore):
     async def search(
         self, key: str, query: str, *, limit: int = 10, sources: Sequence[str] = ("block", "journal")
     ) -> list[SearchHit]:
-        terms = sorted(set(cc.words(query)))
+        terms = cc.search_terms(query)
         if not terms:
             return []
-        hits: list[SearchHit] = []
-        if "journal" in sources:
-            hits += await self._search_journal(key, terms)
-        if "block" in sources:
-            for doc in await self._db.query(CONTEXT, _Q + "'block'", {"@pk": key}, key):
-                body = doc["itext"]
-                counts = Counter(cc.words(f"{doc['label']} {body}"))
-                score = sum(counts[t] * math.log(2) for t in terms)
-                if score:
-                    hits.append(SearchHit("block", doc["label"], score, cc.snippet(body, terms)))
-        hits.sort(key=lambda h: (-h.score, h.seq or 0))
-        return hits[:limit]
+        window = self.SEARCH_WINDOW
+        found: list[cc.Matches] = []
+        blocks: list[tuple[str, str]] = []
+        if "block" in sources:  # every block is read (an agent's blocks are few); ref: place in write order
+            docs = await self._db.query(CONTEXT, _Q + "'block'", {"@pk": key}, key)
+            docs.sort(key=lambda d: datetime.fromisoformat(d["updatedAt"]))
+            blocks = [(d["label"], d["itext"]) for d in docs]
+            words = [set(cc.words(f"{label} {body}")) for label, body in blocks]
 
-    async def _search_journal(self, key: str, terms: list[str]) -> list[SearchHit]:
-        params: dict[str, Any] = {"@pk": key}
-        ors = []
-        for i, term in enumerate(terms):
-            ors.append(f"ARRAY_CONTAINS(c.terms, @t{i})")
-            params[f"@t{i}"] = term
-        sql = f"{_Q}'entry' AND ({' OR '.join(ors)})"
-        docs = await self._db.query(CONTEXT, sql, params, key)
-        n = max((await self.stats(key)).entries, 1)
-        bodies = {d["seq"]: d["itext"] if d["blob"] else cc.index_text(d["text"], d["data"]) for d in docs}
-        counts = {seq: Counter(cc.words(body)) for seq, body in bodies.items()}
-        df = {t: sum(1 for c in counts.values() if c[t]) for t in terms}
+            def newest_blocks(wanted: list[str]) -> list[int]:
+                refs = (i for i in range(len(blocks) - 1, -1, -1) if all(t in words[i] for t in wanted))
+                return list(itertools.islice(refs, window))
+
+            each = {t: newest_blocks([t]) for t in terms}
+            every = newest_blocks(terms) if cc.needs_every(each, window) else []
+            df = {t: float(len(r) if len(r) < window else len(blocks)) for t, r in each.items()}
+            found.append(cc.Matches("block", len(blocks), each, every, df))
+        if "journal" in sources:
+            found.append(await self._journal_matches(key, terms, window))
+        ranked = cc.rank(terms, found, limit)
+        seqs = [ref for source, ref, _ in ranked if source == "journal"]
+        entries: dict[int, dict[str, Any]] = {}
+        if seqs:
+            sql = f"{_Q}'entry' AND ARRAY_CONTAINS(@seqs, c.seq)"
+            docs = await self._db.query(CONTEXT, sql, {"@pk": key, "@seqs": seqs}, key)
+            entries = {d["seq"]: d for d in docs}
         hits = []
-        for doc in docs:
-            c = counts[doc["seq"]]
-            score = sum(c[t] * math.log(1 + n / df[t]) for t in terms if c[t])
-            if score:
-                hits.append(SearchHit("journal", doc["eid"], score, cc.snippet(bodies[doc["seq"]], terms), doc["seq"]))
+        for source, ref, score in ranked:
+            if source == "block":
+                label, body = blocks[ref]
+                hits.append(SearchHit("block", label, score, cc.snippet(body, terms)))
+            elif (doc := entries.get(ref)) is not None:  # absent: folded since the lookup
+                body = doc["itext"] if doc["blob"] else cc.index_text(doc["text"], doc["data"])
+                hits.append(SearchHit("journal", doc["eid"], score, cc.snippet(body, terms), ref))
         return hits
+
+    async def _journal_matches(self, key: str, terms: list[str], window: int) -> cc.Matches:
+        """Per word, the newest `window` entries holding it (one TOP query each, newest first by seq); all the
+        words together only when a word has fewer matches than that (see `cc.needs_every`)."""
+
+        async def newest(wanted: list[str]) -> list[int]:
+            params: dict[str, Any] = {"@pk": key, "@n": window}
+            conditions = []
+            for i, term in enumerate(wanted):
+                conditions.append(f"ARRAY_CONTAINS(c.terms, @t{i})")
+                params[f"@t{i}"] = term
+            sql = (f"SELECT TOP @n c.seq FROM c WHERE c.agentKey = @pk AND c.kind = 'entry' AND "
+                   f"{' AND '.join(conditions)} ORDER BY c.seq DESC")
+            return [d["seq"] for d in await self._db.query(CONTEXT, sql, params, key)]
+
+        each = {t: await newest([t]) for t in terms}
+        every = await newest(terms) if cc.needs_every(each, window) else []
+        head = await self._db.read(CONTEXT, "~head", key)
+        next_seq = int(head["next"]) if head else 1
+        total = next_seq - 1  # entries ever appended: a live count would be a query over all of them
+        df = {t: float(len(r)) if len(r) < window else cc.estimate_df(window, total, next_seq - r[-1])
+              for t, r in each.items()}
+        return cc.Matches("journal", total, each, every, df)
 
     # ------------------------------------------------------------ compaction
 
