@@ -3,9 +3,10 @@
     .venv/bin/python bench/context.py [--sizes 1000,5000,20000] [--calls 200] [--blocks 1000] [--quick]
 
 At each journal size: `calls` appends, reads (block_read) and searches, plus the same number of no-op calls
-(the SDK's own floor on that transport). The context holds `blocks` memory blocks; the journal is grown to each
-size through the store directly (the bench measures tool latency, not bulk loading), with a budget large enough
-that nothing compacts. `bench/context_reference.py` runs the same workload beside the reference MCP memory server.
+(the floor of that transport on our server) and, over stdio, of `bench/mcp_bare.py`'s no-op (`sdk-noop`: a bare
+SDK server, its own stdio transport and a plain function tool). The context holds `blocks` memory blocks; the
+journal is grown to each size through the store directly (the bench measures tool latency, not bulk loading),
+with a budget large enough that nothing compacts. `bench/context_reference.py` runs the same workload beside the reference MCP memory server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 
 import httpx2
@@ -108,6 +109,13 @@ async def stdio_client(data_dir: Path) -> AsyncIterator[Client]:
         yield c
 
 
+@asynccontextmanager
+async def bare_client() -> AsyncIterator[Client]:
+    params = StdioServerParameters(command=sys.executable, args=[str(ROOT / "bench" / "mcp_bare.py")], cwd=str(ROOT))
+    async with Client(params, cache=None) as c:
+        yield c
+
+
 Call = Callable[[int], Awaitable[object]]
 
 
@@ -156,9 +164,21 @@ async def warm(client: Client) -> None:
     await client.call_tool("search", {"query": "warm", "limit": 5})
 
 
-async def run(client: Client, n: int, size: int, blocks: int) -> dict[str, tuple[float, float, float]]:
+async def run(
+    client: Client, n: int, size: int, blocks: int, bare: Client | None = None
+) -> dict[str, tuple[float, float, float]]:
+    """The tools in turns; with `bare` (a bare SDK server), its no-op too, as `sdk-noop`."""
     await warm(client)
-    return await timed(n, tools(client, size, blocks))
+    calls = tools(client, size, blocks)
+    if bare is not None:
+        await bare.call_tool("noop", {})
+
+        async def sdk_noop(i: int) -> None:
+            if (await bare.call_tool("noop", {})).is_error:
+                raise RuntimeError("the bare server's noop failed")
+
+        calls = {"noop": calls["noop"], "sdk-noop": sdk_noop} | calls
+    return await timed(n, calls)
 
 
 async def main() -> None:
@@ -170,17 +190,18 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.calls, args.blocks = "100,300", 20, 20
-    print(f"{'transport':9} {'journal':>7} {'tool':7} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'p50/noop':>8}")
+    print(f"{'transport':9} {'journal':>7} {'tool':8} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'p50/noop':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for transport, opener in (("http", http_client), ("stdio", stdio_client)):
             data_dir = Path(tmp) / transport
             for size in (int(s) for s in args.sizes.split(",")):
                 await grow(data_dir, size, args.blocks)
-                async with opener(data_dir) as client:
-                    results = await run(client, args.calls, size, args.blocks)
+                async with opener(data_dir) as client, AsyncExitStack() as stack:
+                    bare = await stack.enter_async_context(bare_client()) if transport == "stdio" else None
+                    results = await run(client, args.calls, size, args.blocks, bare)
                 floor = results["noop"][0]
                 for tool, (p50, p99, rate) in results.items():
-                    print(f"{transport:9} {size:7} {tool:7} {p50:7.2f} {p99:7.2f} {rate:8.0f} {p50 / floor:8.2f}")
+                    print(f"{transport:9} {size:7} {tool:8} {p50:7.2f} {p99:7.2f} {rate:8.0f} {p50 / floor:8.2f}")
 
 
 if __name__ == "__main__":
