@@ -3,9 +3,8 @@
 `build_app()` returns the `DFApp` that `function_app.py` exposes. The kernel stays a shared library; this
 package only turns Functions invocations into kernel calls and kernel notifications into durable-client calls.
 
-Deploying for real needs the Azure storage adapters (Cosmos DB, Blob): until they exist, `AOS_BACKEND=azure`
-fails at the first invocation with `NotConfigured`, and this host runs only on `embedded`/`memory` storage,
-which is what its tests (and `func start` on one machine) use.
+With `AOS_BACKEND=azure` it runs on the Azure adapters (Cosmos DB, Blob, Service Bus, Key Vault); its tests
+call the functions directly on the embedded store (the Functions host cannot be installed here).
 """
 
 from aos.hosting.app import build_app

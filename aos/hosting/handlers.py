@@ -13,10 +13,10 @@ from typing import Any
 import azure.functions as func
 
 from aos.hosting import activities
-from aos.hosting.ingress import PoisonMessage, from_body, from_event_grid, from_service_bus, publish_all
 from aos.hosting.instances import DurableClientOrchestrations, Orchestrations
 from aos.hosting.intents import apply, collecting
 from aos.hosting.system import hosted_system
+from aos.inbound import PoisonMessage, from_body, from_event_grid, from_service_bus, publish_all
 
 log = logging.getLogger("aos.hosting")
 _http: dict[int, Any] = {}

@@ -1,7 +1,7 @@
 """The embedded host's ingress poller: events from a broker (`aos-events`) into `kernel.publish`.
 
 One task receives batches from an `EventTransport` and, per message, decodes it exactly as the Functions
-queue / Service Bus triggers do (`aos.hosting.ingress`: one CloudEvent or a JSON array of them; tenant from the
+queue / Service Bus triggers do (`aos.inbound`: one CloudEvent or a JSON array of them; tenant from the
 `aostenant` extension, else `AOS_DEFAULT_TENANT`), publishes, then settles:
 - accepted (or a duplicate: publish is idempotent on the event id) → complete;
 - can never be accepted (not JSON, not a CloudEvent, bad tenant, unknown or retired target) → dead-letter with
@@ -19,6 +19,7 @@ import logging
 from typing import Any
 
 from aos.errors import AosError, Conflict
+from aos.inbound import PoisonMessage, from_body, publish_all
 from aos.ports import EventTransport, TransportMessage
 
 log = logging.getLogger("aos.ingress")
@@ -74,8 +75,6 @@ class IngressPoller:
 
     async def handle(self, message: TransportMessage) -> None:
         """Publish one message's events and settle it (see the module docstring)."""
-        from aos.hosting.ingress import PoisonMessage, from_body, publish_all
-
         where = f"message {message.message_id} (delivery {message.delivery_count})"
         try:
             items = from_body(message.body, self.default_tenant, where,

@@ -14,8 +14,8 @@ import pytest
 from azure.functions.servicebus import ServiceBusMessage
 from azure.functions.timer import TimerRequest
 
-from aos.hosting.ingress import PoisonMessage
 from aos.hosting.instances import instance_id
+from aos.inbound import PoisonMessage
 from aos.model import AgentState
 from aos.runtime import System
 from tests.functions.conftest import ADMIN, BINDING, TENANT, FakeDurableExtension

@@ -14,7 +14,8 @@ The attribute is removed before the event is published.
 
 A message that can never be accepted (not JSON, not a CloudEvent, unknown tenant or target, a retired
 target) raises `PoisonMessage`; a storage failure raises as it is. Both make the host retry, then give
-up: see `aos.hosting.app` for how each transport dead-letters.
+up: see `aos.hosting.app` (Functions triggers) and `aos.runtime.ingress` (the embedded poller) for how each
+transport dead-letters. This module depends on neither host: both decode through it.
 """
 
 from __future__ import annotations
