@@ -421,6 +421,8 @@ class ContextStore(abc.ABC):
 
     DEFAULT_BLOCK_LIMIT = 16 * 1024
     MAX_BLOCK_LIMIT = 1024 * 1024
+    #: An entry's text + data JSON, in bytes: larger ones are refused (`PayloadTooLarge`).
+    MAX_ENTRY_BYTES = 1024 * 1024
     #: How many of the newest matches of each query word (and of all the words together) a search looks at.
     SEARCH_WINDOW = 200
 

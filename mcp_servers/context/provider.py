@@ -119,10 +119,15 @@ class ContextMCPProvider(ContextProvider):
         effects = ", ".join(f.kind for f in decision.effects) or "no effects"
         text = f"{_received(events)} → {decision.summary or 'decided: ' + effects}"
         data = {"seq": seq, "events": [e.wire() for e in events], "decision": decision.model_dump(mode="json")}
-        entries = [NewEntry("step", text, data=data, id=f"step-{seq}")]
         notes = [f for f in decision.effects if isinstance(f, NoteEffect)]
-        entries += [NewEntry("note", note.text, id=f"step-{seq}-note-{i}") for i, note in enumerate(notes)]
-        out = await self.store.append(key, entries)
+        rest = [NewEntry("note", note.text, id=f"step-{seq}-note-{i}") for i, note in enumerate(notes)]
+        try:
+            out = await self.store.append(key, [NewEntry("step", text, data=data, id=f"step-{seq}"), *rest])
+        except errors.PayloadTooLarge:
+            # Over ContextStore.MAX_ENTRY_BYTES (big events or effects; a note is at most 16,000 characters):
+            # the entry keeps what identifies them, whole in the event log and the step journal.
+            out = await self.store.append(key, [NewEntry("step", text, data=_outline(seq, events, decision),
+                                                         id=f"step-{seq}"), *rest])
         await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
             key, out.stats
         )
@@ -137,6 +142,16 @@ def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
     while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
         error = error.exceptions[0]
     return error
+
+
+def _outline(seq: int, events: Sequence[Event], decision: Decision) -> dict[str, Any]:
+    return {
+        "seq": seq,
+        "events": [{"id": e.id, "type": e.type, "source": e.source, "subject": e.subject} for e in events],
+        "decision": {"summary": decision.summary, "effects": [f.kind for f in decision.effects]},
+        "truncated": f"over {ContextStore.MAX_ENTRY_BYTES} bytes: the events are whole in the event log "
+                     f"(GET /api/events), the decision in the step journal (GET /api/agents/{{id}}/steps)",
+    }
 
 
 def _received(events: Sequence[Event]) -> str:

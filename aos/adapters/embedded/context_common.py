@@ -25,7 +25,7 @@ from aos.ports import CONTEXT_INLINE_LIMIT, BlobStore, ContextStore, JournalEntr
 LABEL = re.compile(r"^[a-z][a-z0-9_.-]{0,63}$")
 KIND = re.compile(r"^[a-z][a-z0-9_.-]{0,31}$")
 BLOCK_KINDS = ("text", "json")
-MAX_ENTRY_BYTES = 1024 * 1024
+MAX_ENTRY_BYTES = ContextStore.MAX_ENTRY_BYTES
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 

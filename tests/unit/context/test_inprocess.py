@@ -154,6 +154,21 @@ async def test_record_step_is_idempotent_and_purge_counts(store: ContextStore) -
     assert await provider.purge(T, A) == {"blocks": 1, "entries": 2, "archives": 0, "blobs": 0}
 
 
+async def test_a_step_too_large_to_journal_whole_is_journaled_as_an_outline(store: ContextStore) -> None:
+    provider = ContextMCPProvider(store)
+    big = "x" * 300_000
+    events = [Event(id=f"big-{i}", source="test", type="doc.uploaded", data={"body": big}) for i in range(4)]
+    decision = Decision(effects=[NoteEffect(text="long " * 3000)], summary="read them")
+    await provider.record_step(T, A, 7, events, decision)  # 1.2 MB of events: over ContextStore.MAX_ENTRY_BYTES
+    page = await store.page(f"{T}/{A}")
+    step, note = page.entries
+    assert step.id == "step-7" and step.text == "4 events: doc.uploaded ×4 → read them"
+    assert [e["id"] for e in step.data["events"]] == [f"big-{i}" for i in range(4)]  # type: ignore[index]
+    assert "event log" in step.data["truncated"]  # type: ignore[index]
+    assert step.data["decision"] == {"summary": "read them", "effects": ["note"]}  # type: ignore[index]
+    assert note.id == "step-7-note-0" and note.text == "long " * 3000
+
+
 async def test_compaction_over_budget_keeps_everything_reachable(store: ContextStore) -> None:
     budget = Budget(max_entries=10, max_bytes=10_000_000, keep=0.5)
     async with Client(build_server(store, T, A, budget=budget), cache=None) as c:
