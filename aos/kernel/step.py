@@ -68,7 +68,8 @@ async def run_step(kernel: Any, key: str) -> Any:
                 decision = await governed.review(claim.seq, decision)
             if _nothing_to_apply(decision):
                 # Nothing happens between journaling and ack, so the decision, the ack, the context entry, the
-                # audit record and the usage go out together: one group commit on the embedded store.
+                # audit record and the usage go out together: one group commit on the embedded store. (A write
+                # that fails raises here as on the long path; the step itself is then done, its decision kept.)
                 await asyncio.gather(mailbox.finish_step(key, claim.seq, decision),
                                      *_records(kernel, record, claim, decision, governed))
                 await kernel.note_step_result(record, None)

@@ -21,8 +21,9 @@ When the inline writer commits: as soon as the event loop has nothing else ready
 after the first operation of the batch, or once `full_batch` (64) operations wait, whichever comes first. Why:
 committing right after every callback meant one COMMIT (~150 µs here, writing every page the batch dirtied)
 per round trip at moderate load, where steps arrive one by one and rarely meet in a batch; waiting while other
-ready callbacks queue their own writes lets them share it (bench/wakes.py, fixed rate 1,000 events/s: commits
-per event 0.5 → 0.15, and less CPU per event under a flood too). An idle loop pays no delay.
+ready callbacks queue their own writes lets them share it (bench/wakes.py, 800–1,000 events/s at a fixed rate:
+commits per event 1.5–2.8 → 0.15–0.6, and less CPU per event under a flood too). An idle loop pays no delay.
+The loop's run queue is asyncio's `_ready`; on a loop without one (uvloop) a batch commits at once, as before.
 
 Where the writer runs (`mode`): with `synchronous=NORMAL` the default is `inline`: the connection lives on the
 event loop's thread, and operations queued during one pass of the loop run as one transaction in a callback
