@@ -128,10 +128,13 @@ def archive_name(key: str, first_seq: int, last_seq: int) -> str:
     return f"{archive_prefix(key)}{first_seq:012d}-{last_seq:012d}.json"
 
 
-def surely_inline(size: int) -> bool:
-    """An entry of `size` bytes (text + data JSON) whose payload document cannot exceed the inline limit, even
-    with every byte escaped (at most 6 bytes each, `\\u001f`): skips building that document for small entries."""
-    return size * 6 + 64 <= CONTEXT_INLINE_LIMIT
+async def offload_entry(blobs: BlobStore, key: str, text: str, data_json: str | None, size: int) -> str | None:
+    """`offload` for a journal entry of `size` bytes (text + data JSON). Its payload document is only built when
+    it could be over the inline limit: even with every byte escaped (at most 6 bytes each, `\\u001f`), an entry
+    under a sixth of the limit cannot be, and steps journal one entry each."""
+    if size * 6 + 64 <= CONTEXT_INLINE_LIMIT:
+        return None
+    return await offload(blobs, key, Payload(text, data_json).dumps())
 
 
 async def offload(blobs: BlobStore, key: str, payload: str) -> str | None:

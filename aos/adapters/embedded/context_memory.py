@@ -131,7 +131,7 @@ class MemoryContextStore(ContextStore):
     async def append(self, key: str, entries: Sequence[NewEntry]) -> Appended:
         checked = [(e, *cc.check_entry(e)) for e in entries]
         blobs = [
-            await cc.offload(self._blobs, key, cc.Payload(e.text, dj).dumps()) for e, _, dj, _ in checked
+            await cc.offload_entry(self._blobs, key, e.text, dj, size) for e, _, dj, size in checked
         ]
         agent = self._agent(key)
         out: list[JournalEntry] = []

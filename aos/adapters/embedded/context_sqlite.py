@@ -189,8 +189,7 @@ class SqliteContextStore(ContextStore):
     async def append(self, key: str, entries: Sequence[NewEntry]) -> Appended:
         checked = [(e, *cc.check_entry(e)) for e in entries]
         blobs = [
-            None if cc.surely_inline(size) else await cc.offload(self._blobs, key, cc.Payload(e.text, dj).dumps())
-            for e, _, dj, size in checked
+            await cc.offload_entry(self._blobs, key, e.text, dj, size) for e, _, dj, size in checked
         ]
         rows = [
             (e.id or cc.new_etag(), e.id is not None, _us(e.ts or cc.utcnow()), kind, dj, size, blob, e.text)

@@ -145,8 +145,7 @@ class CosmosContextStore(ContextStore):
         docs = []
         for n in fresh:
             entry, kind, data_json, size = checked[n]
-            payload = cc.Payload(entry.text, data_json)
-            blob = await cc.offload(self._blobs, key, payload.dumps())
+            blob = await cc.offload_entry(self._blobs, key, entry.text, data_json, size)
             ts = entry.ts or cc.utcnow()
             index = cc.index_text(entry.text, data_json)
             docs.append({"id": "e-" + safe_id(ids[n]), "agentKey": key, "kind": "entry", "eid": ids[n],
