@@ -21,3 +21,8 @@ def test_no_configuration_runs_embedded() -> None:
     config = Config.load({})
     assert (config.backend, config.host, config.port, str(config.data_dir)) == (
         "embedded", "127.0.0.1", 7071, ".aos")
+
+
+def test_config_defaults_are_the_settings_defaults() -> None:
+    # Code that builds a Config directly (tests, benchmarks, hosts) gets what an empty environment gives.
+    assert Config() == Config.load({})
