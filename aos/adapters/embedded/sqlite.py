@@ -17,6 +17,18 @@ whichever COMMIT crossed SQLite's 1,000-page mark. Why: that checkpoint stalled 
 waiting on it, for milliseconds (half the writer's commit time in `bench/wakes.py`). A passive checkpoint never
 blocks the writer; a commit is as durable as before, since it is in the WAL when its callers wake.
 
+The WAL is restarted (written from its start again) once it passes `wal_limit` (64 MiB): the checkpointer
+pauses the writer between two transactions, copies the rest of the WAL and lets SQLite restart it, then
+resumes. Why: SQLite restarts the WAL only when a write transaction begins with all of it copied, which under
+steady load never happened (passive checkpoints copy what was there when they began, and the writer commits
+on meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every
+commit extending the file (BEGIN went from 55 to 15 µs once it was bounded). The pause is one short
+checkpoint and two fsyncs; what is queued meanwhile commits together after it. `journal_size_limit` cuts the
+file back to `wal_limit` at a restart.
+
+Writes that many operations make to the same rows (a tenant's audit chain head, its usage totals) can `join`
+one operation per group commit instead of each taking their own.
+
 When the inline writer commits: as soon as the event loop has nothing else ready to run, or `max_delay` (2 ms)
 after the first operation of the batch, or once `full_batch` (64) operations wait, whichever comes first. Why:
 committing right after every callback meant one COMMIT (~150 µs here, writing every page the batch dirtied)
@@ -45,7 +57,7 @@ import logging
 import queue
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -54,6 +66,7 @@ from aos.errors import AosError, StorageError
 T = TypeVar("T")
 log = logging.getLogger("aos.sqlite")
 _STOP = object()
+_RESTART = object()
 
 
 class SqliteDatabase:
@@ -67,6 +80,7 @@ class SqliteDatabase:
         mode: str | None = None,
         max_delay: float = 0.002,
         full_batch: int = 64,
+        wal_limit: int = 64 * 1024 * 1024,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
@@ -77,6 +91,8 @@ class SqliteDatabase:
         self._conn: sqlite3.Connection | None = None
         self._pending: list[tuple[Any, Any]] = []
         self._deferred: dict[str, list[tuple[Any, ...]]] = {}
+        self._joins: dict[Hashable, tuple[asyncio.Future[Any], list[Any]]] = {}
+        self._joins_lock = threading.Lock()
         self._flush_scheduled = False
         self._first_pending = 0.0
         self._max_delay = max_delay
@@ -90,6 +106,11 @@ class SqliteDatabase:
         self._closed = False
         self._dead: BaseException | None = None
         self._checkpoint_every = checkpoint_every
+        self._wal_limit = wal_limit
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer_paused = False  # inline: set while the checkpointer restarts the WAL
+        self._pause_acked = threading.Event()
+        self.wal_restarts = 0
         self._checkpoint_wanted = threading.Event()
         self._checkpointer: threading.Thread | None = None
         self.commits = 0
@@ -108,6 +129,7 @@ class SqliteDatabase:
             raise RuntimeError("already started")
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.mode == "inline":
+            self._loop = asyncio.get_running_loop()
             try:
                 self._conn = self._open()
             except sqlite3.Error as e:
@@ -115,7 +137,7 @@ class SqliteDatabase:
             self._start_checkpointer()
             return
         ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._thread = threading.Thread(target=self._run, args=(loop, ready), name="aos-sqlite", daemon=True)
         self._thread.start()
         await ready
@@ -134,6 +156,7 @@ class SqliteDatabase:
         if self._checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
         if self._conn is not None:
+            self._writer_paused = False  # the checkpointer has stopped
             self._flush()
             self._conn.close()  # the last connection's close checkpoints what is left
             self._conn = None
@@ -173,6 +196,32 @@ class SqliteDatabase:
             for sql, rows in work.items():
                 conn.executemany(sql, rows)
 
+    def join(
+        self, key: Hashable, item: Any, run: Callable[[sqlite3.Connection, list[Any]], list[T]]
+    ) -> tuple[asyncio.Future[list[T]], int]:
+        """Add `item` to the one operation of the next group commit for `key` (queued by the first item):
+        `run(conn, items)` gets every item joined under `key` before it runs and returns one result per item,
+        in order. Returns that operation's future and the index of this item's result.
+
+        Why: writes that many steps make to the same rows, like each tenant's audit chain head and usage
+        totals, are cheaper as one statement per batch than one per step (bench/wakes.py). The joined items
+        share one operation, so they stand or fall together.
+        """
+        with self._joins_lock:
+            joined = self._joins.get(key)
+            if joined is None:
+                items: list[Any] = []
+
+                def op(conn: sqlite3.Connection) -> list[T]:
+                    with self._joins_lock:  # from here on, items for `key` go to the next operation
+                        if key in self._joins and self._joins[key][1] is items:
+                            del self._joins[key]
+                    return run(conn, items)
+
+                joined = self._joins[key] = (self.submit(op), items)
+            joined[1].append(item)
+            return joined[0], len(joined[1]) - 1
+
     def submit(self, fn: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
         """Queue `fn` now (synchronously) and return the future of its result.
 
@@ -193,7 +242,7 @@ class SqliteDatabase:
             self._queue.put((fn, fut))
             return fut
         self._pending.append((fn, fut))
-        if not self._flush_scheduled:
+        if not self._flush_scheduled and not self._writer_paused:
             self._flush_scheduled = True
             self._first_pending = loop.time()
             loop.call_soon(self._flush, loop)
@@ -216,6 +265,8 @@ class SqliteDatabase:
                 loop.call_soon(self._flush, loop)
                 return
         self._flush_scheduled = False
+        if self._writer_paused:
+            return  # `_resume_writer` flushes what queued meanwhile
         while self._pending and self._conn is not None:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             try:
@@ -239,6 +290,7 @@ class SqliteDatabase:
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")
         conn.execute("PRAGMA wal_autocheckpoint=0")  # see the module docstring: `_checkpoint_loop` does it
+        conn.execute(f"PRAGMA journal_size_limit={int(self._wal_limit)}")  # a restarted WAL shrinks back to it
         for ddl in self._schemas:
             conn.executescript(ddl)
         return conn
@@ -256,6 +308,9 @@ class SqliteDatabase:
                 first = self._queue.get()
                 if first is _STOP:
                     return
+                if first is _RESTART:
+                    self._restart_here(conn)
+                    continue
                 batch = [first]
                 stop = False
                 while len(batch) < self._max_batch:
@@ -265,6 +320,9 @@ class SqliteDatabase:
                         break
                     if item is _STOP:
                         stop = True
+                        break
+                    if item is _RESTART:
+                        self._queue.put(_RESTART)  # after this batch
                         break
                     batch.append(item)
                 try:
@@ -285,6 +343,7 @@ class SqliteDatabase:
     def _checkpoint_loop(self) -> None:
         """Passive checkpoints on a connection of their own; a failed one is retried on the next round."""
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
+        page_bytes = conn.execute("PRAGMA page_size").fetchone()[0] + 24  # a WAL frame: page and header
         copied = 0
         try:
             while not self._closed:
@@ -294,13 +353,65 @@ class SqliteDatabase:
                     continue
                 copied = self.commits
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self.checkpoints += 1
+                    if frames * page_bytes > self._wal_limit:
+                        self._restart_wal(conn)
                 except sqlite3.Error:
                     log.warning("SQLite checkpoint failed on %s; retrying later", self.path, exc_info=True)
                     continue
-                self.checkpoints += 1
         finally:
             conn.close()
+
+    def _restart_wal(self, conn: sqlite3.Connection) -> None:
+        """Checkpoint the whole WAL while the writer pauses between two transactions, so that its next
+        transaction writes the WAL from the start again.
+
+        Why: a passive checkpoint copies what was committed when it began, and the writer commits on meanwhile,
+        so under steady load the WAL was never all copied when a transaction began, which is when SQLite
+        restarts it: it grew without end (1 GB in 20 s of bench/wakes.py), and commits slowed down as it
+        grew (each one extending the file). The pause lasts one short checkpoint, of what the last passive one
+        left, and two fsyncs; operations queued meanwhile commit together when it ends.
+        """
+        loop = self._loop
+        if loop is None or self._closed:
+            return
+        if self.mode == "thread":
+            self._queue.put(_RESTART)  # the writer thread checkpoints between two batches itself
+            return
+        self._pause_acked.clear()
+        loop.call_soon_threadsafe(self._pause_writer)
+        if not self._pause_acked.wait(5.0):
+            loop.call_soon_threadsafe(self._resume_writer)
+            return
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+            if not busy:
+                self.wal_restarts += 1
+        finally:
+            loop.call_soon_threadsafe(self._resume_writer)
+
+    def _pause_writer(self) -> None:
+        """On the loop: between two callbacks, so no transaction is open."""
+        self._writer_paused = not self._closed
+        self._pause_acked.set()
+
+    def _resume_writer(self) -> None:
+        self._writer_paused = False
+        if self._pending and not self._flush_scheduled and self._loop is not None:
+            self._flush_scheduled = True
+            self._first_pending = self._loop.time()
+            self._loop.call_soon(self._flush, self._loop)
+
+    def _restart_here(self, conn: sqlite3.Connection) -> None:
+        """Thread mode: the writer thread restarts the WAL itself (see `_restart_wal`); the loop never waits."""
+        try:
+            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        except sqlite3.Error:
+            log.warning("SQLite WAL restart failed on %s; retrying later", self.path, exc_info=True)
+            return
+        if not busy:
+            self.wal_restarts += 1
 
     def _fail_queued(self, loop: asyncio.AbstractEventLoop, err: BaseException) -> None:
         pending = []
@@ -309,7 +420,7 @@ class SqliteDatabase:
                 item = self._queue.get_nowait()
             except queue.Empty:
                 break
-            if item is not _STOP:
+            if item is not _STOP and item is not _RESTART:
                 pending.append((item[1], None, err))
         loop.call_soon_threadsafe(_settle_all, pending)
 

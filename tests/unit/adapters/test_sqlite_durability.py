@@ -214,3 +214,63 @@ async def test_deferred_statements_run_before_the_commit_visible_to_later_reads_
         assert rows == [(1,), (2,), (3,), (4,)]
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("mode", ["inline", "thread"])
+async def test_joined_items_share_one_operation_per_group_commit_in_order_and_fail_together(
+    tmp_path: Path, mode: str
+) -> None:
+    db = SqliteDatabase(tmp_path / "t.db", mode=mode)
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER UNIQUE);")
+    await db.start()
+    try:
+        runs: list[list[int]] = []
+
+        def run(conn: sqlite3.Connection, items: list[int]) -> list[int]:
+            runs.append(list(items))
+            conn.executemany("INSERT INTO t (n) VALUES (?)", [(n,) for n in items])
+            return [n * 10 for n in items]
+
+        async def add(n: int) -> int:
+            done, index = db.join("t", n, run)
+            return (await done)[index]
+
+        # joined in one synchronous stretch: one operation (inline; the writer thread may start it sooner, and
+        # then the rest join the next), each caller gets its own result
+        assert await asyncio.gather(add(1), add(2), add(3)) == [10, 20, 30]
+        assert runs == [[1, 2, 3]] if mode == "inline" else [n for r in runs for n in r] == [1, 2, 3]
+        # once that operation ran, a new item starts the next one
+        assert await add(4) == 40
+        assert runs[-1] == [4]
+        # a failing operation fails every item joined to it, and writes none of them
+        results = await asyncio.gather(add(5), add(1), return_exceptions=True)
+        assert all(isinstance(r, StorageError) for r in results)
+        rows = await db.read(lambda c: c.execute("SELECT n FROM t ORDER BY n").fetchall())
+        assert rows == [(1,), (2,), (3,), (4,)]
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("mode", ["inline", "thread"])
+async def test_the_wal_restarts_under_steady_writes_instead_of_growing_without_end(tmp_path: Path, mode: str) -> None:
+    # A passive checkpoint never catches up with a writer that keeps committing, and SQLite only restarts the
+    # WAL when a transaction begins with all of it copied; before the writer paused for a restart, it grew
+    # by every page ever committed.
+    limit = 256 * 1024
+    db = SqliteDatabase(tmp_path / "t.db", mode=mode, wal_limit=limit, checkpoint_every=4)
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER, pad TEXT);")
+    await db.start()
+    wal = Path(str(db.path) + "-wal")
+    try:
+        biggest = 0
+        for n in range(600):  # ~2,400 pages committed, ~10 MB of WAL frames if it never restarted
+            await db.write(lambda c, n=n: c.executemany("INSERT INTO t VALUES (?, ?)", [(n, "x" * 3000)] * 4))
+            biggest = max(biggest, wal.stat().st_size)
+            if n % 50 == 0:
+                await asyncio.sleep(0.01)  # let the checkpointer thread run
+        assert db.wal_restarts >= 1
+        assert biggest < 8 * limit, f"WAL reached {biggest} bytes"
+        rows = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
+        assert rows == 2400
+    finally:
+        await db.close()
