@@ -175,9 +175,12 @@ class AuditRecord(BaseModel):
 GENESIS = "0" * 64
 
 
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace, UTF-8: the same record always serializes to the same bytes."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return _CANONICAL.encode(value)
 
 
 def audit_hash(fields: dict[str, Any], prev: str) -> str:

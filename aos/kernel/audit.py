@@ -8,6 +8,7 @@ hashing (counts such as `tokens: 812` are numbers and are kept).
 
 from __future__ import annotations
 
+import functools
 import re
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,13 +26,20 @@ def redact(value: Any, depth: int = 0) -> Any:
     if depth > 8:
         return "[truncated]"
     if isinstance(value, dict):
-        return {k: (REDACTED if _SECRET_NAME.search(str(k)) and not _plain_number(v) else redact(v, depth + 1))
+        if all(type(v) is int for v in value.values()):
+            return dict(value)  # numbers only (a step's counts): nothing to hide
+        return {k: (REDACTED if _secret_name(str(k)) and not _plain_number(v) else redact(v, depth + 1))
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v, depth + 1) for v in value[:100]]
     if isinstance(value, str) and value.startswith("aos_") and value.count("_") >= 2:
         return REDACTED  # looks like an API key, whatever it is called
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _secret_name(name: str) -> bool:
+    return _SECRET_NAME.search(name) is not None
 
 
 def _plain_number(v: Any) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from aos.adapters.embedded.memory_governance import minute
 from aos.adapters.embedded.sqlite import SqliteDatabase
@@ -68,23 +69,11 @@ class SqliteAuditLog(AuditLog):
         db.add_schema(SCHEMA)
 
     async def append(self, tenant: str, entries: Sequence[AuditEntry]) -> list[AuditRecord]:
-        fields = [e.fields() for e in entries]
-
-        def op(conn: sqlite3.Connection) -> list[AuditRecord]:
-            row = conn.execute("SELECT seq, hash FROM audit_heads WHERE tenant = ?", (tenant,)).fetchone()
-            seq, prev = row if row else (0, GENESIS)
-            out = chain_records(tenant, seq, prev, fields)
-            if not out:
-                return out
-            seq, prev = out[-1].seq, out[-1].hash
-            conn.executemany(
-                "INSERT INTO audit (tenant, seq, kind, action, agent_id, record) VALUES (?, ?, ?, ?, ?, ?)",
-                [(tenant, r.seq, r.kind, r.action, r.agent_id, r.model_dump_json()) for r in out])
-            conn.execute("INSERT INTO audit_heads (tenant, seq, hash) VALUES (?, ?, ?) ON CONFLICT (tenant)"
-                         " DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (tenant, seq, prev))
-            return out
-
-        return await self._db.write(op)
+        # The appends of a tenant queued for one group commit join one operation: the head is read and moved
+        # once for all of them, in the order they were made.
+        done, index = self._db.join(("audit", tenant), [e.fields() for e in entries],
+                                    lambda conn, appends: _chain(conn, tenant, appends))
+        return (await done)[index]
 
     async def head(self, tenant: str) -> tuple[int, str]:
         row = await self._db.read(
@@ -112,6 +101,34 @@ class SqliteAuditLog(AuditLog):
         sql = "SELECT record FROM audit WHERE tenant = ? AND seq > ? ORDER BY seq LIMIT ?"
         rows = await self._db.read(lambda c: c.execute(sql, (tenant, after, limit)).fetchall())
         return [AuditRecord.model_validate_json(r[0]) for r in rows]
+
+
+def _add_usage(conn: sqlite3.Connection, adds: list[tuple[tuple[str, str, int], list[int]]]) -> list[None]:
+    sums: dict[tuple[str, str, int], list[int]] = {}
+    for (tenant, agent_id, m), values in adds:
+        for row in ((tenant, agent_id, m), (tenant, "*", m)):
+            total = sums.get(row)
+            sums[row] = list(values) if total is None else [a + b for a, b in zip(total, values)]
+    conn.executemany(_USAGE_UPSERT, [(*row, *values) for row, values in sums.items()])
+    return [None] * len(adds)
+
+
+def _chain(conn: sqlite3.Connection, tenant: str, appends: list[list[dict[str, Any]]]) -> list[list[AuditRecord]]:
+    row = conn.execute("SELECT seq, hash FROM audit_heads WHERE tenant = ?", (tenant,)).fetchone()
+    seq, prev = row if row else (0, GENESIS)
+    out = []
+    for fields in appends:
+        records = chain_records(tenant, seq, prev, fields)
+        if records:
+            seq, prev = records[-1].seq, records[-1].hash
+        out.append(records)
+    rows = [(tenant, r.seq, r.kind, r.action, r.agent_id, r.model_dump_json()) for records in out for r in records]
+    if rows:
+        conn.executemany(
+            "INSERT INTO audit (tenant, seq, kind, action, agent_id, record) VALUES (?, ?, ?, ?, ?, ?)", rows)
+        conn.execute("INSERT INTO audit_heads (tenant, seq, hash) VALUES (?, ?, ?) ON CONFLICT (tenant)"
+                     " DO UPDATE SET seq = excluded.seq, hash = excluded.hash", (tenant, seq, prev))
+    return out
 
 
 class SqlitePolicyStore(PolicyStore):
@@ -187,9 +204,10 @@ class SqliteUsageCounter(UsageCounter):
 
     async def add(self, tenant: str, agent_id: str, deltas: dict[str, int], at: datetime) -> None:
         values = [int(deltas.get(m, 0)) for m in METRICS]
-        m = minute(at)
-        rows = [(tenant, agent_id, m, *values), (tenant, "*", m, *values)]
-        await self._db.write(lambda c: c.executemany(_USAGE_UPSERT, rows) and None)
+        # the additions queued for one group commit join one operation: each row (the tenant's `*` row above
+        # all) is upserted once with their sums
+        done, _ = self._db.join("usage", ((tenant, agent_id, minute(at)), values), _add_usage)
+        await done
 
     async def totals(self, tenant: str, agent_id: str | None, since: datetime) -> dict[str, int]:
         sql = (f"SELECT {', '.join(f'coalesce(sum({m}), 0)' for m in METRICS)} FROM usage"
