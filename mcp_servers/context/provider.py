@@ -128,9 +128,10 @@ class ContextMCPProvider(ContextProvider):
             # the entry keeps what identifies them, whole in the event log and the step journal.
             out = await self.store.append(key, [NewEntry("step", text, data=_outline(seq, events, decision),
                                                          id=f"step-{seq}"), *rest])
-        await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
-            key, out.stats
-        )
+        if self.budget.over(out.stats):
+            await Compactor(self.store, self.budget, self._summarizer(tenant, agent_id)).maybe_compact(
+                key, out.stats
+            )
 
     async def purge(self, tenant: str, agent_id: str) -> dict[str, int]:
         return await self.store.purge(agent_key(tenant, agent_id))

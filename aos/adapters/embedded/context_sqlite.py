@@ -192,29 +192,31 @@ class SqliteContextStore(ContextStore):
             await cc.offload_entry(self._blobs, key, e.text, dj, size) for e, _, dj, size in checked
         ]
         rows = [
-            (e.id or cc.new_etag(), e.id is not None, _us(e.ts or cc.utcnow()), kind, dj, size, blob, e.text)
+            (e.id or cc.new_etag(), e.id is not None, e.ts or cc.utcnow(), kind, dj, size, blob, e.text, e.data)
             for (e, kind, dj, size), blob in zip(checked, blobs)
         ]
         owner = _owner(key, "j")
 
-        def op(c: sqlite3.Connection) -> tuple[list[tuple[Any, ...]], int, ContextStats]:
+        def op(c: sqlite3.Connection) -> tuple[list[tuple[Any, ...] | JournalEntry], int, ContextStats]:
             head = c.execute("SELECT next_seq FROM ctx_head WHERE key = ?", (key,)).fetchone()
             next_seq = head[0] if head else 1
-            out: list[tuple[Any, ...]] = []
+            out: list[tuple[Any, ...] | JournalEntry] = []
             added = added_bytes = 0
-            for eid, given, ts_us, kind, dj, size, blob, text in rows:
+            for eid, given, ts, kind, dj, size, blob, text, data in rows:
                 known = _known(c, key, eid) if given else None  # an id we just made up is new
                 if known is not None:
                     out.append(known)
                     continue
                 inline_text = text if blob is None else text[:1024]
+                ts_us = _us(ts)
                 rowid = c.execute(
                     "INSERT INTO ctx_entry VALUES (?,?,?,?,?,?,?,?,?)",
                     (key, next_seq, eid, ts_us, kind, inline_text, None if blob else dj, blob, size),
                 ).lastrowid
                 # indexed at the end of the group commit, with the other appends of the batch (see `defer`)
                 self._db.defer(_FTS_INSERT, (rowid, owner, cc.index_text(text, dj)))
-                out.append((eid, next_seq, ts_us, kind, text, dj, None, size))
+                # a new entry is what was given (its data is not read back from its JSON)
+                out.append(JournalEntry(eid, next_seq, _dt(ts_us), kind, text, data, size))
                 next_seq += 1
                 added += 1
                 added_bytes += size
@@ -226,7 +228,8 @@ class SqliteContextStore(ContextStore):
             return out, added, _stats(c, key, totals)
 
         out, added, stats = await self._db.write(op)
-        return Appended(tuple([await self._entry(r) for r in out]), added, stats)
+        return Appended(tuple([r if isinstance(r, JournalEntry) else await self._entry(r) for r in out]), added,
+                        stats)
 
     async def _entry(self, row: tuple[Any, ...]) -> JournalEntry:
         eid, seq, ts_us, kind, text, dj, blob, size = row
@@ -409,15 +412,13 @@ def _check_etag(label: str, current: str | None, etag: str | None, force: bool) 
 
 
 def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | None:
-    row = c.execute(f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE key = ? AND id = ?", (key, eid)).fetchone()
-    if row is not None:
-        return tuple(row)
-    folded = c.execute(
-        "SELECT seq, kind, ts_us FROM ctx_folded WHERE key = ? AND id = ?", (key, eid)
+    """The entry stored under `eid`, or the stub of one compaction folded away; one lookup for both."""
+    row = c.execute(
+        f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE key = ?1 AND id = ?2 UNION ALL "
+        """SELECT id, seq, ts_us, kind, '', '{"folded":true}', NULL, 0 FROM ctx_folded WHERE key = ?1 AND id = ?2""",
+        (key, eid),
     ).fetchone()
-    if folded is None:
-        return None
-    return (eid, folded[0], folded[2], folded[1], "", '{"folded":true}', None, 0)
+    return None if row is None else tuple(row)
 
 
 def _stats(c: sqlite3.Connection, key: str, head: tuple[int, int] | None = None) -> ContextStats:
