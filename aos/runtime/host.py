@@ -28,7 +28,7 @@ class ReadyQueue(Notifier):
         self._queued: set[str] = set()
         self._running: set[str] = set()
         self._dirty: set[str] = set()
-        self._wakeup = asyncio.Condition()
+        self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting in `take`, oldest first
         self.closed = False
 
     async def notify(self, key: str) -> None:
@@ -39,17 +39,29 @@ class ReadyQueue(Notifier):
             return
         self._queued.add(key)
         self._order.append(key)
-        async with self._wakeup:
-            self._wakeup.notify()
+        self._wake_one()
+
+    def _wake_one(self) -> None:
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                return
 
     async def take(self) -> str | None:
         """The next key to run (now marked running), or None once closed."""
-        async with self._wakeup:
-            while not self._order:
-                if self.closed:
-                    return None
-                await self._wakeup.wait()
-            key = self._order.popleft()
+        while not self._order:
+            if self.closed:
+                return None
+            waiter = asyncio.get_running_loop().create_future()
+            self._idle.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: hand the wake-up on
+                raise
+        key = self._order.popleft()
         self._queued.discard(key)
         self._running.add(key)
         return key
@@ -62,8 +74,10 @@ class ReadyQueue(Notifier):
 
     async def close(self) -> None:
         self.closed = True
-        async with self._wakeup:
-            self._wakeup.notify_all()
+        while self._idle:
+            waiter = self._idle.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
 
     def __len__(self) -> int:
         return len(self._order)
