@@ -6,6 +6,7 @@ holding both blocks and live entries; each row carries an *owner* token derived 
 intersects the agent's postings instead of scanning other agents' rows. A search asks FTS5 only for the newest
 `SEARCH_WINDOW` matches of each word (and of all the words together, when one is rare), which FTS5 reads in
 rowid order and stops; it ranks them in Python (`context_common.rank`), not with bm25() (see `_NEWEST`).
+Appended entries reach the index in bulk, through a queue table that searches empty first (`_index_queued`).
 A `ctx_head` row per agent keeps the next sequence number and the live totals, and a `ctx_block_total` row
 its blocks' count and bytes, so the stats every append returns cost a few index seeks, never a count of rows
 (appends stay flat as the journal and the blocks grow).
@@ -66,10 +67,13 @@ CREATE TABLE IF NOT EXISTS ctx_archive (
   entries INTEGER NOT NULL, bytes INTEGER NOT NULL, summary_id TEXT NOT NULL, created_us INTEGER NOT NULL,
   PRIMARY KEY (key, name)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS ctx_fts USING fts5(owner, body, tokenize='porter unicode61');
+CREATE TABLE IF NOT EXISTS ctx_fts_queue (rowid INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT NOT NULL);
 """
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FTS_INSERT = "INSERT INTO ctx_fts (rowid, owner, body) VALUES (?,?,?)"
+_QUEUE_INSERT = "INSERT INTO ctx_fts_queue (rowid, owner, body) VALUES (?,?,?)"
+#: Appended entries wait in `ctx_fts_queue` until this many are queued (or a search, compaction or purge).
+INDEX_BATCH = 256
 _ENTRY_COLS = "id, seq, ts_us, kind, text, data, blob, size"
 
 
@@ -80,6 +84,19 @@ class SqliteContextStore(ContextStore):
         db.add_schema(SCHEMA)
         self._db = db
         self._blobs = blobs
+        self._queued = 0  # entries queued for the index since the last `_index_queued` (a hint, not a count)
+
+    def _index_queued(self, c: sqlite3.Connection) -> None:
+        """Move the queued entries into the FTS5 index (one insert for all of them), before anything reads or
+        deletes index rows. Why a queue: each FTS5 insert flushes its terms as a new index segment at COMMIT,
+        and FTS5 merges segments as they pile up; entry by entry that was about a quarter of every commit's
+        pages. Queued in a plain table (durable with the entry, in the same transaction), hundreds of entries
+        make one segment, and nothing is lost in a crash."""
+        self._db.flush_deferred(c)
+        if c.execute("SELECT 1 FROM ctx_fts_queue LIMIT 1").fetchone() is not None:
+            c.execute("INSERT INTO ctx_fts (rowid, owner, body) SELECT rowid, owner, body FROM ctx_fts_queue")
+            c.execute("DELETE FROM ctx_fts_queue")
+        self._queued = 0
 
     # ------------------------------------------------------------ blocks
 
@@ -198,6 +215,8 @@ class SqliteContextStore(ContextStore):
         owner = _owner(key, "j")
 
         def op(c: sqlite3.Connection) -> tuple[list[tuple[Any, ...] | JournalEntry], int, ContextStats]:
+            if self._queued >= INDEX_BATCH:
+                self._index_queued(c)
             head = c.execute("SELECT next_seq FROM ctx_head WHERE key = ?", (key,)).fetchone()
             next_seq = head[0] if head else 1
             out: list[tuple[Any, ...] | JournalEntry] = []
@@ -213,8 +232,9 @@ class SqliteContextStore(ContextStore):
                     "INSERT INTO ctx_entry VALUES (?,?,?,?,?,?,?,?,?)",
                     (key, next_seq, eid, ts_us, kind, inline_text, None if blob else dj, blob, size),
                 ).lastrowid
-                # indexed at the end of the group commit, with the other appends of the batch (see `defer`)
-                self._db.defer(_FTS_INSERT, (rowid, owner, cc.index_text(text, dj)))
+                # queued for the index (see `_index_queued`), with the other appends of the batch (see `defer`)
+                self._db.defer(_QUEUE_INSERT, (rowid, owner, cc.index_text(text, dj)))
+                self._queued += 1
                 # a new entry is what was given (its data is not read back from its JSON)
                 out.append(JournalEntry(eid, next_seq, _dt(ts_us), kind, text, data, size))
                 next_seq += 1
@@ -290,6 +310,7 @@ class SqliteContextStore(ContextStore):
         window = self.SEARCH_WINDOW
 
         def op(c: sqlite3.Connection) -> list[SearchHit]:
+            self._index_queued(c)
             found = [_matches(c, key, source, terms, window) for source in wanted]
             hits = [_hit(c, source, ref, score, terms) for source, ref, score in cc.rank(terms, found, limit)]
             return [h for h in hits if h is not None]
@@ -324,7 +345,7 @@ class SqliteContextStore(ContextStore):
                 raise VersionConflict(
                     f"the journal changed while compacting through seq {through_seq}; retry"
                 )
-            self._db.flush_deferred(c)  # appends queued before in this batch: their index rows are folded too
+            self._index_queued(c)  # every appended entry is in the index: their index rows are folded too
             c.execute(
                 "INSERT INTO ctx_folded SELECT key, id, seq, kind, ts_us FROM ctx_entry WHERE key = ? AND seq <= ?",
                 (key, through_seq),
@@ -376,7 +397,7 @@ class SqliteContextStore(ContextStore):
 
     async def purge(self, key: str) -> dict[str, int]:
         def op(c: sqlite3.Connection) -> dict[str, int]:
-            self._db.flush_deferred(c)  # appends queued before in this batch: their index rows go too
+            self._index_queued(c)  # every appended entry is in the index: their index rows go too
             c.execute(
                 "DELETE FROM ctx_fts WHERE rowid IN (SELECT rowid FROM ctx_entry WHERE key = ?)", (key,)
             )

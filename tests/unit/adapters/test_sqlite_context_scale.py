@@ -125,3 +125,34 @@ async def test_search_work_is_bounded_in_context_size(tmp_path: Path) -> None:
         assert max(counts.values()) <= 12_000, f"searches ran {counts} SQLite instructions"
     finally:
         await db.close()
+
+
+async def test_appended_entries_reach_the_index_in_bulk_and_a_search_or_a_reopen_loses_none(tmp_path: Path) -> None:
+    from aos.adapters.embedded.context_sqlite import INDEX_BATCH
+
+    def queued(conn: sqlite3.Connection) -> int:
+        return int(conn.execute("SELECT count(*) FROM ctx_fts_queue").fetchone()[0])
+
+    db = SqliteDatabase(tmp_path / "aos.db")
+    store = SqliteContextStore(db, DictBlobs())
+    await db.start()
+    try:
+        await store.append(KEY, [NewEntry("note", "the parcel left the depot")])
+        assert await db.read(queued) == 1  # waiting for the index, durable with its entry
+    finally:
+        await db.close()  # a crash keeps it as well: it is in the same transaction as the entry
+    db = SqliteDatabase(tmp_path / "aos.db")
+    store = SqliteContextStore(db, DictBlobs())
+    await db.start()
+    try:
+        hits = await store.search(KEY, "parcel")  # a search indexes the queue first
+        assert [h.seq for h in hits] == [1]
+        assert await db.read(queued) == 0
+        appends = INDEX_BATCH // 50 + 2  # the last one finds a full queue and indexes it first
+        for lo in range(0, appends * 50, 50):
+            await store.append(KEY, [NewEntry("note", f"invoice n{n}") for n in range(lo, lo + 50)])
+        assert await db.read(queued) == 50
+        for n in (0, INDEX_BATCH, appends * 50 - 1):  # indexed in bulk, or still queued until this search
+            assert [h.snippet for h in await store.search(KEY, f"n{n}")] == [f"invoice n{n}"]
+    finally:
+        await db.close()
