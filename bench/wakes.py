@@ -196,7 +196,16 @@ async def open_loop(system: object, tracker: Tracker, agents: int, rate: float, 
     scheduled: dict[str, float] = {}
     SEEN.clear()
     tracker.expect(total)
-    tasks: list[asyncio.Task[object]] = []
+    # Only the publishes still running are kept: holding every finished task (and its result) until the end
+    # made each of the garbage collector's full passes, which stop the loop, longer as the run went on.
+    running: set[asyncio.Task[object]] = set()
+    failed: list[BaseException] = []
+
+    def finished(task: asyncio.Task[object]) -> None:
+        running.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            failed.append(task.exception())  # type: ignore[arg-type]
+
     started = time.perf_counter()
     i = 0
     while i < total:
@@ -204,10 +213,14 @@ async def open_loop(system: object, tracker: Tracker, agents: int, rate: float, 
         while i < due:
             event = Event(id=f"o-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
             scheduled[event.id] = started + i / rate
-            tasks.append(asyncio.create_task(kernel.publish(TENANT, event)))
+            task = asyncio.create_task(kernel.publish(TENANT, event))
+            running.add(task)
+            task.add_done_callback(finished)
             i += 1
         await asyncio.sleep(max(0.0, started + i / rate - time.perf_counter()))
-    await asyncio.gather(*tasks)
+    await asyncio.gather(*running)
+    if failed:
+        raise failed[0]
     await wait_all(tracker, timeout_s=max(60.0, seconds * 5))
     achieved = total / (time.perf_counter() - started)
     latencies = [(SEEN[i] - scheduled[i]) * 1000 for i in scheduled if i in SEEN]
@@ -230,10 +243,11 @@ async def processed_in_store(system: object) -> int:
 
 
 async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Figure], bool]:
-    from aos.runtime import System
+    from aos.runtime import System, settle_heap
 
     figures: list[Figure] = []
     async with System.open(bench_config(data_dir, args.workers)) as system:  # type: ignore[arg-type]
+        settle_heap()  # as `aos up` does once it is listening
         tracker = Tracker(system.kernel)
         reg_s = await register_agents(system.kernel, args.agents)
         workers = system.runtime.stats()["workers"]

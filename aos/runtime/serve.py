@@ -21,6 +21,7 @@ import yaml
 from aos.config import Config
 from aos.errors import AgentExists, AosError
 from aos.model import AgentSpec
+from aos.runtime.host import settle_heap
 from aos.runtime.system import System
 
 log = logging.getLogger("aos.up")
@@ -96,6 +97,7 @@ async def _announce_when_listening(server: uvicorn.Server, banner: str) -> None:
     """Print where to look once the socket is bound, not before (a taken port must not print "AOS is up")."""
     while not server.started:
         await asyncio.sleep(0.02)
+    settle_heap()  # booted: what exists now lives as long as the process
     print(banner, flush=True)
 
 
