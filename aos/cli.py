@@ -65,7 +65,7 @@ def up(
     host: str = typer.Option(None, help="interface [env AOS_HOST, default 127.0.0.1]"),
     port: int = typer.Option(None, help="port [env AOS_PORT, default 7071]"),
     data_dir: Path = typer.Option(None, "--data-dir", help="data directory [env AOS_DATA_DIR, default .aos]"),  # noqa: B008
-    workers: int = typer.Option(None, help="concurrent steps [env AOS_WORKERS, default 8]"),
+    workers: int = typer.Option(None, help="concurrent steps [env AOS_WORKERS, default 16]"),
     backend: str = typer.Option(None, help="embedded | memory | azure-local | azure [env AOS_BACKEND]"),
     samples: bool = typer.Option(False, "--samples", help="register the sample agents from examples/"),
 ) -> None:

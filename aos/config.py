@@ -41,7 +41,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_DATA_DIR", ".aos", "local", "Directory of the embedded SQLite database and blobs."),
     Setting("AOS_HOST", "127.0.0.1", "local", "Interface `aos up` listens on."),
     Setting("AOS_PORT", "7071", "local", "Port `aos up` listens on (the Functions default)."),
-    Setting("AOS_WORKERS", "8", "local", "Concurrent agent steps in the embedded host."),
+    Setting("AOS_WORKERS", "16", "local", "Concurrent agent steps in the embedded host."),
     Setting("AOS_ADMIN_KEY", None, "both",
             "Bootstrap admin API key; when unset `aos up` generates one, stores it hashed and prints it once. In "
             "Azure: a Key Vault reference to the secret `aos-admin-key`."),
@@ -167,7 +167,7 @@ class Config:
     data_dir: Path = Path(".aos")
     host: str = "127.0.0.1"
     port: int = 7071
-    workers: int = 8
+    workers: int = 16
     admin_key: str | None = None
     default_tenant: str = "default"
     log_level: str = "INFO"

@@ -17,25 +17,30 @@ whichever COMMIT crossed SQLite's 1,000-page mark. Why: that checkpoint stalled 
 waiting on it, for milliseconds (half the writer's commit time in `bench/wakes.py`). A passive checkpoint never
 blocks the writer; a commit is as durable as before, since it is in the WAL when its callers wake.
 
-The WAL is restarted (written from its start again) once it passes `wal_limit` (64 MiB): the checkpointer
+The WAL is restarted (written from its start again) once it passes `wal_limit` (256 MiB): the checkpointer
 pauses the writer between two transactions, copies the rest of the WAL and lets SQLite restart it, then
 resumes. Why: SQLite restarts the WAL only when a write transaction begins with all of it copied, which under
 steady load never happened (passive checkpoints copy what was there when they began, and the writer commits
 on meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every
-commit extending the file (BEGIN went from 55 to 15 µs once it was bounded). The pause is one short
-checkpoint and two fsyncs; what is queued meanwhile commits together after it. `journal_size_limit` cuts the
-file back to `wal_limit` at a restart.
+commit extending the file (BEGIN went from 55 to 15 µs once it was bounded). The pause is one checkpoint of
+what the last passive one left plus its two fsyncs, 5-20 ms here; what is queued meanwhile commits together
+after it. Why 256 MiB: at 64 MiB that pause came every 1.3 s at 1,000 events/s, often enough to set the p99
+latency. `journal_size_limit` cuts the file back to `wal_limit` at a restart.
 
 Writes that many operations make to the same rows (a tenant's audit chain head, its usage totals) can `join`
 one operation per group commit instead of each taking their own.
 
-When the inline writer commits: as soon as the event loop has nothing else ready to run, or `max_delay` (2 ms)
-after the first operation of the batch, or once `full_batch` (64) operations wait, whichever comes first. Why:
-committing right after every callback meant one COMMIT (~150 µs here, writing every page the batch dirtied)
-per round trip at moderate load, where steps arrive one by one and rarely meet in a batch; waiting while other
-ready callbacks queue their own writes lets them share it (bench/wakes.py, 800–1,000 events/s at a fixed rate:
-commits per event 1.5–2.8 → 0.15–0.6, and less CPU per event under a flood too). An idle loop pays no delay.
-The loop's run queue is asyncio's `_ready`; on a loop without one (uvloop) a batch commits at once, as before.
+When the inline writer commits: once the event loop has nothing else ready to run, or `max_delay` (1 ms) after
+the first operation of the batch, or once `full_batch` (64) operations wait, whichever comes first; and when
+the last group commit held more than one operation (other writers are active), not before `linger` (0.5 ms)
+after the first operation either. Why: a COMMIT costs ~100-300 µs of CPU here (every page the batch dirtied
+written to the WAL, two syscalls a page), so at moderate load, where steps arrive one by one, committing each
+round trip alone spent most of the CPU on commits. Waiting while other ready callbacks queue their writes lets
+them share one (commits per event at 800-1,000 events/s: 1.5-2.8 → 0.15-0.6); lingering a little when there
+is concurrency cut the CPU per event at 1,000 events/s by about a quarter (bench/wakes.py: ~1,000 → ~750 µs),
+which is what keeps the p99 latency low there. A lone writer (one operation per commit, as a single client's
+calls) never lingers, and an idle loop pays no delay. The loop's run queue is asyncio's `_ready`; on a loop
+without one (uvloop) only the linger applies.
 
 Where the writer runs (`mode`): with `synchronous=NORMAL` the default is `inline`: the connection lives on the
 event loop's thread, and operations queued during one pass of the loop run as one transaction in a callback
@@ -78,9 +83,10 @@ class SqliteDatabase:
         max_batch: int = 2048,
         checkpoint_every: int = 256,
         mode: str | None = None,
-        max_delay: float = 0.002,
+        max_delay: float = 0.001,
         full_batch: int = 64,
-        wal_limit: int = 64 * 1024 * 1024,
+        linger: float = 0.0005,
+        wal_limit: int = 256 * 1024 * 1024,
     ) -> None:
         if synchronous not in ("NORMAL", "FULL"):
             raise ValueError("synchronous must be NORMAL or FULL")
@@ -97,6 +103,8 @@ class SqliteDatabase:
         self._first_pending = 0.0
         self._max_delay = max_delay
         self._full_batch = full_batch
+        self._linger = min(linger, max_delay)
+        self._last_batch = 0  # operations in the last group commit
         self.path = Path(path)
         self._synchronous = synchronous
         self._max_batch = max_batch
@@ -255,20 +263,26 @@ class SqliteDatabase:
 
         While the loop has other callbacks ready (other steps and publishes on their way to queue their own
         operations), the commit waits for them: up to `max_delay` seconds after the first queued operation, or
-        until `full_batch` operations are queued. So when the loop is idle an operation commits at once, and
-        under load one commit carries the writes of many steps (see the module docstring).
+        until `full_batch` operations are queued. When the last commit carried more than one operation, it also
+        lingers until `linger` after the first one, idle loop or not. So a lone writer's operation commits at
+        once, and under load one commit carries the writes of many steps (see the module docstring).
         """
         if loop is not None and self._pending and self._max_delay > 0:
             ready = getattr(loop, "_ready", None)  # asyncio's run queue; absent elsewhere: no deferral
-            if (ready and len(self._pending) < self._full_batch
-                    and loop.time() - self._first_pending < self._max_delay):
-                loop.call_soon(self._flush, loop)
-                return
+            waited = loop.time() - self._first_pending
+            if len(self._pending) < self._full_batch and waited < self._max_delay:
+                if ready:
+                    loop.call_soon(self._flush, loop)
+                    return
+                if self._last_batch > 1 and waited < self._linger:
+                    loop.call_later(self._linger - waited, self._flush, loop)
+                    return
         self._flush_scheduled = False
         if self._writer_paused:
             return  # `_resume_writer` flushes what queued meanwhile
         while self._pending and self._conn is not None:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
+            self._last_batch = len(batch)
             try:
                 results = self._run_batch(self._conn, batch)
             except BaseException as e:  # noqa: BLE001 - reported to every waiting caller
@@ -379,6 +393,9 @@ class SqliteDatabase:
         if self.mode == "thread":
             self._queue.put(_RESTART)  # the writer thread checkpoints between two batches itself
             return
+        # Catch up first, writer running: what is left for the pause is what commits during this one (little,
+        # as this one copies only what the last one left), and the files it syncs are mostly synced.
+        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         self._pause_acked.clear()
         loop.call_soon_threadsafe(self._pause_writer)
         if not self._pause_acked.wait(5.0):

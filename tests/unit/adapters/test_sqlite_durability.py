@@ -274,3 +274,32 @@ async def test_the_wal_restarts_under_steady_writes_instead_of_growing_without_e
         assert rows == 2400
     finally:
         await db.close()
+
+
+async def test_a_lone_writer_commits_at_once_and_concurrent_writers_linger_to_share_a_commit(tmp_path: Path) -> None:
+    db = SqliteDatabase(tmp_path / "t.db", linger=0.05, max_delay=0.05)
+    db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER);")
+    await db.start()
+    try:
+        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
+            def op(conn: sqlite3.Connection) -> int:
+                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+                return db.commits
+
+            return op
+
+        loop = asyncio.get_running_loop()
+        for n in range(3):  # one operation per commit: no linger, whatever the setting
+            started = loop.time()
+            await db.write(insert(n))
+            assert loop.time() - started < 0.04
+        await asyncio.gather(db.write(insert(10)), db.write(insert(11)))  # a commit of two: writers are concurrent
+
+        async def late(n: int, after: float) -> int:
+            await asyncio.sleep(after)  # the loop is idle in between: only the linger keeps the commit open
+            return await db.write(insert(n))
+
+        seen = await asyncio.gather(late(20, 0), late(21, 0.01))
+        assert seen[0] == seen[1], "a write 10 ms later did not share the lingering commit"
+    finally:
+        await db.close()
