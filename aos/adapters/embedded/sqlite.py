@@ -23,7 +23,7 @@ resumes. Why: SQLite restarts the WAL only when a write transaction begins with 
 steady load never happened (passive checkpoints copy what was there when they began, and the writer commits
 on meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every
 commit extending the file (BEGIN went from 55 to 15 µs once it was bounded). The pause is one checkpoint of
-what the last passive one left plus its two fsyncs, 5-20 ms here; what is queued meanwhile commits together
+what the last passive one left plus its two fsyncs, 5-30 ms here; what is queued meanwhile commits together
 after it. Why 256 MiB: at 64 MiB that pause came every 1.3 s at 1,000 events/s, often enough to set the p99
 latency. `journal_size_limit` cuts the file back to `wal_limit` at a restart.
 
