@@ -89,10 +89,8 @@ class ReadyQueue(Notifier):
 
     async def close(self) -> None:
         self.closed = True
-        while self._idle:
-            waiter = self._idle.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
+        while self._idle:  # every waiting worker sees `closed` and returns None
+            self._wake_one()
 
     def __len__(self) -> int:
         return len(self._order)
