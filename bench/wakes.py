@@ -269,7 +269,10 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
         _show(figures)
 
         print(f"phase 2: open loop at {args.rate:,.0f} events/s for {args.seconds:.0f}s → {args.agents:,} agents")
+        db = system.stores.mailbox._db  # type: ignore[attr-defined]  # bench-only peek at the adapter
+        cpu0, wall0, commits0, restarts0 = time.process_time(), time.perf_counter(), db.commits, db.wal_restarts
         o = await open_loop(system, tracker, args.agents, args.rate, args.seconds)
+        cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         lost2 = o["seen"] != o["events"]
         second = [
             Figure("events processed (brain)", f"{o['seen']:,}", f"{o['events']:,}", not lost2),
@@ -278,9 +281,13 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
             Figure("fixed-rate latency p99 (ms)", f"{o['p99_ms']:.1f}", f"≤ {TARGET_P99_MS:.0f}",
                    o["p99_ms"] <= TARGET_P99_MS),
             Figure("fixed-rate latency max (ms)", f"{o['max_ms']:.1f}"),
+            # CPU per event moves with the machine's speed as the latency does, but without its queueing:
+            # compare it to tell a slower machine from a slower build.
+            Figure("CPU per event (µs) / busy (%)", f"{cpu / o['events'] * 1e6:,.0f} / {cpu / wall * 100:.0f}"),
+            Figure("commits per event / WAL restarts", f"{(db.commits - commits0) / o['events']:.2f} / "
+                   f"{db.wal_restarts - restarts0}"),
         ]
         _show(second)
-        db = system.stores.mailbox._db  # type: ignore[attr-defined]
         print(f"  (store: {db.operations:,} operations in {db.commits:,} commits)")
     return figures + second, lost or lost2
 
