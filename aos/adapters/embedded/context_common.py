@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import heapq
+import itertools
 import json
 import math
 import re
@@ -204,6 +205,21 @@ def needs_every(each: dict[str, list[int]], window: int) -> bool:
     has fewer than `window` matches (the lookup then costs at most that word's matches). With every word that
     common, the refs in all the windows are the ones counted as having every word."""
     return len(each) > 1 and all(each.values()) and min(len(refs) for refs in each.values()) < window
+
+
+def block_matches(blocks: Sequence[tuple[str, str]], terms: list[str], window: int) -> Matches:
+    """Matches among an agent's blocks, every one read (an agent has few): `blocks` are (label, indexed body)
+    in the order they were made, and a block's ref is its place in that order."""
+    held = [set(words(f"{label} {body}")) for label, body in blocks]
+
+    def newest(wanted: list[str]) -> list[int]:
+        refs = (i for i in range(len(blocks) - 1, -1, -1) if all(t in held[i] for t in wanted))
+        return list(itertools.islice(refs, window))
+
+    each = {t: newest([t]) for t in terms}
+    every = newest(terms) if needs_every(each, window) else []
+    df = {t: float(len(r) if len(r) < window else len(blocks)) for t, r in each.items()}
+    return Matches("block", len(blocks), each, every, df)
 
 
 def estimate_df(window: int, total: int, span: int) -> float:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import heapq
-import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -215,16 +214,7 @@ class MemoryContextStore(ContextStore):
         found = []
         blocks = [(label, cc.encode_block_value(b.value, b.kind)) for label, (b, _) in agent.blocks.items()]
         if "block" in sources:  # ref: the block's place in creation order (dicts keep it)
-            words = [set(cc.words(f"{label} {body}")) for label, body in blocks]
-
-            def newest_blocks(wanted: list[str]) -> list[int]:
-                refs = (i for i in range(len(blocks) - 1, -1, -1) if all(t in words[i] for t in wanted))
-                return list(itertools.islice(refs, window))
-
-            each = {t: newest_blocks([t]) for t in terms}
-            every = newest_blocks(terms) if cc.needs_every(each, window) else []
-            df = {t: float(len(r) if len(r) < window else len(blocks)) for t, r in each.items()}
-            found.append(cc.Matches("block", len(blocks), each, every, df))
+            found.append(cc.block_matches(blocks, terms, window))
         if "journal" in sources:  # ref: seq
             each = {t: heapq.nlargest(window, agent.postings.get(t, ())) for t in terms}
             every = []

@@ -27,7 +27,6 @@ live and archived (nothing lost; compact again).
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -276,16 +275,7 @@ class CosmosContextStore(ContextStore):
             docs = await self._db.query(CONTEXT, _Q + "'block'", {"@pk": key}, key)
             docs.sort(key=lambda d: datetime.fromisoformat(d["updatedAt"]))
             blocks = [(d["label"], d["itext"]) for d in docs]
-            words = [set(cc.words(f"{label} {body}")) for label, body in blocks]
-
-            def newest_blocks(wanted: list[str]) -> list[int]:
-                refs = (i for i in range(len(blocks) - 1, -1, -1) if all(t in words[i] for t in wanted))
-                return list(itertools.islice(refs, window))
-
-            each = {t: newest_blocks([t]) for t in terms}
-            every = newest_blocks(terms) if cc.needs_every(each, window) else []
-            df = {t: float(len(r) if len(r) < window else len(blocks)) for t, r in each.items()}
-            found.append(cc.Matches("block", len(blocks), each, every, df))
+            found.append(cc.block_matches(blocks, terms, window))
         if "journal" in sources:
             found.append(await self._journal_matches(key, terms, window))
         ranked = cc.rank(terms, found, limit)
