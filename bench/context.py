@@ -181,7 +181,8 @@ async def run(
     return await timed(n, calls)
 
 
-async def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The workload options, shared with `context_reference.py` (same workload, beside the reference server)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--calls", type=int, default=200)
@@ -190,6 +191,11 @@ async def main() -> None:
     args = parser.parse_args()
     if args.quick:
         args.sizes, args.calls, args.blocks = "100,300", 20, 20
+    return args
+
+
+async def main() -> None:
+    args = parse_args()
     print(f"{'transport':9} {'journal':>7} {'tool':8} {'p50 ms':>7} {'p99 ms':>7} {'calls/s':>8} {'p50/noop':>8}")
     with tempfile.TemporaryDirectory() as tmp:
         for transport, opener in (("http", http_client), ("stdio", stdio_client)):

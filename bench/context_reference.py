@@ -21,7 +21,6 @@ closed loop, 1 / mean latency.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import sys
@@ -138,14 +137,7 @@ def report(results: list[tuple[int, Figures, Figures]]) -> None:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sizes", default="1000,5000,20000")
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--blocks", type=int, default=1000)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: small sizes, few calls")
-    args = parser.parse_args()
-    if args.quick:
-        args.sizes, args.calls, args.blocks = "100,300", 20, 20
+    args = bench.parse_args()
     results = await measure([int(s) for s in args.sizes.split(",")], args.calls, args.blocks)
     report(results)
 
