@@ -152,6 +152,16 @@ async def test_start_twice_is_refused(tmp_path: Path) -> None:
         await db.close()
 
 
+def _insert(db: SqliteDatabase, n: int) -> Callable[[sqlite3.Connection], int]:
+    """An operation inserting `n` into table t; it returns the number of the commit it will be part of."""
+
+    def op(conn: sqlite3.Connection) -> int:
+        conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
+        return db.commits
+
+    return op
+
+
 async def test_writes_queued_while_the_loop_is_busy_share_one_commit_and_an_idle_loop_commits_at_once(
     tmp_path: Path,
 ) -> None:
@@ -160,23 +170,16 @@ async def test_writes_queued_while_the_loop_is_busy_share_one_commit_and_an_idle
     db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER);")
     await db.start()
     try:
-        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
-            def op(conn: sqlite3.Connection) -> int:
-                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
-                return db.commits  # the commit this write will be part of
-
-            return op
-
         async def writer(n: int) -> int:
             for _ in range(n):  # queue this write n loop iterations after the first one
                 await asyncio.sleep(0)
-            return await db.write(insert(n))
+            return await db.write(_insert(db, n))
 
         seen = await asyncio.gather(*(writer(n) for n in range(5)))
         assert len(set(seen)) == 1, "writes queued in successive busy iterations took separate commits"
 
         before = db.commits
-        await asyncio.wait_for(db.write(insert(99)), timeout=10)  # idle loop: does not wait for max_delay
+        await asyncio.wait_for(db.write(_insert(db, 99)), timeout=10)  # idle loop: does not wait for max_delay
         assert db.commits == before + 1
 
         db._full_batch = 2  # a full batch commits without waiting for the rest
@@ -281,23 +284,16 @@ async def test_a_lone_writer_commits_at_once_and_concurrent_writers_linger_to_sh
     db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER);")
     await db.start()
     try:
-        def insert(n: int) -> Callable[[sqlite3.Connection], int]:
-            def op(conn: sqlite3.Connection) -> int:
-                conn.execute("INSERT INTO t (n) VALUES (?)", (n,))
-                return db.commits
-
-            return op
-
         loop = asyncio.get_running_loop()
         for n in range(3):  # one operation per commit: no linger, whatever the setting
             started = loop.time()
-            await db.write(insert(n))
+            await db.write(_insert(db, n))
             assert loop.time() - started < 0.04
-        await asyncio.gather(db.write(insert(10)), db.write(insert(11)))  # a commit of two: writers are concurrent
+        await asyncio.gather(db.write(_insert(db, 10)), db.write(_insert(db, 11)))  # a commit of two: writers are concurrent
 
         async def late(n: int, after: float) -> int:
             await asyncio.sleep(after)  # the loop is idle in between: only the linger keeps the commit open
-            return await db.write(insert(n))
+            return await db.write(_insert(db, n))
 
         seen = await asyncio.gather(late(20, 0), late(21, 0.01))
         assert seen[0] == seen[1], "a write 10 ms later did not share the lingering commit"
