@@ -23,18 +23,40 @@ from aos.kernel import Kernel, Notifier
 log = logging.getLogger("aos.runtime")
 
 
-def settle_heap() -> None:
-    """Once the process has booted: collect what booting left behind, then freeze the rest (modules, schemas,
-    the app) so that the garbage collector's full passes skip it from then on.
+#: How often `settle_heap` runs the garbage collector's full pass itself (see there).
+FULL_PASS_EVERY_S = 60.0
+_NEVER = 1 << 30  # a gen-2 threshold no count of gen-1 passes reaches
 
-    Why: a full pass walks every tracked object, and a booted `aos up` holds over 100,000 of them before its
-    first event, almost all alive for good. Each full pass stopped the event loop for 100-125 ms (a few per
-    minute under load), which made every event that arrived meanwhile wait: most of the p99 latency at a
-    fixed 1,000 events/s in `bench/wakes.py` (89-128 ms, then 11-21 ms frozen). Objects that die later are
+
+def settle_heap(full_pass_every_s: float = FULL_PASS_EVERY_S) -> None:
+    """Once the process has booted, on its event loop: collect what booting left behind, freeze the rest
+    (modules, schemas, the app) out of the garbage collector's full passes, and from then on run those full
+    passes on a timer, every `full_pass_every_s`, instead of whenever CPython's counters say so.
+
+    Why the freeze: a full pass walks every tracked object, and a booted `aos up` holds over 100,000 of them
+    before its first event, almost all alive for good. Each full pass stopped the event loop for 100-125 ms
+    (a few per minute under load), and every event that arrived meanwhile waited: most of the p99 latency at
+    a fixed 1,000 events/s in `bench/wakes.py` (89-128 ms, then 11-21 ms frozen). Objects that die later are
     still freed by reference counting; only cycles among boot-time objects stay until exit.
+
+    Why the timer: what the process caches after boot (agent records, brains, routes: about 32 tracked
+    objects per agent) is walked by every full pass, and under load CPython started one every 3-4 s (once a
+    quarter as many objects as the last pass kept had reached the oldest generation), each stopping the loop
+    for 20-40 ms with 1,000 agents cached: the largest stalls left at 1,000 events/s. On the timer that stall
+    comes once a minute. Young objects are still collected as usual; cyclic garbage that reached the oldest
+    generation waits at most `full_pass_every_s` for its pass.
     """
+    loop = asyncio.get_running_loop()
     gc.collect()
     gc.freeze()
+    young, middle, _ = gc.get_threshold()
+    gc.set_threshold(young, middle, _NEVER)
+
+    def full_pass() -> None:
+        gc.collect()
+        loop.call_later(full_pass_every_s, full_pass)
+
+    loop.call_later(full_pass_every_s, full_pass)
 
 
 class ReadyQueue(Notifier):
