@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from collections.abc import Awaitable, Callable
 
 from aos.runtime import settle_heap
 
 
-def _settled(check) -> None:  # noqa: ANN001 - a test helper
+def _settled(check: Callable[[int], Awaitable[None]]) -> None:
     thresholds = gc.get_threshold()
     before = gc.get_freeze_count()
     try:
