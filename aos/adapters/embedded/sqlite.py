@@ -18,14 +18,18 @@ waiting on it, for milliseconds (half the writer's commit time in `bench/wakes.p
 blocks the writer; a commit is as durable as before, since it is in the WAL when its callers wake.
 
 The WAL is restarted (written from its start again) once it passes `wal_limit` (256 MiB): the checkpointer
-pauses the writer between two transactions, copies the rest of the WAL and lets SQLite restart it, then
-resumes. Why: SQLite restarts the WAL only when a write transaction begins with all of it copied, which under
-steady load never happened (passive checkpoints copy what was there when they began, and the writer commits
-on meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every
-commit extending the file (BEGIN went from 55 to 15 µs once it was bounded). The pause is one checkpoint of
-what the last passive one left plus its two fsyncs, 5-30 ms here; what is queued meanwhile commits together
-after it. Why 256 MiB: at 64 MiB that pause came every 1.3 s at 1,000 events/s, often enough to set the p99
-latency. `journal_size_limit` cuts the file back to `wal_limit` at a restart.
+catches up with passive checkpoints until one finds little to copy, then has the writer checkpoint the rest
+between two of its transactions (with `RESTART`, which lets SQLite write the WAL from its start again). Why:
+SQLite restarts the WAL only when a write transaction begins with all of it copied, which under steady load
+never happened (passive checkpoints copy what was there when they began, and the writer commits on
+meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every commit
+extending the file (BEGIN went from 55 to 15 µs once it was bounded). The writer's checkpoint copies what the
+last catch-up left and syncs it, usually 3-5 ms here (once 34 ms, the disk being slow); inline, the loop waits
+for it. Why the writer does it: when the checkpointer thread did the same with the writer paused, the pause
+lasted 7-36 ms under load, the thread waiting for the GIL (held by the busy loop) each time SQLite gave it
+back. Why 256 MiB: at 64 MiB the restart came every 1.3 s at
+1,000 events/s, often enough to set the p99 latency. `journal_size_limit` cuts the file back to `wal_limit` at
+a restart.
 
 Writes that many operations make to the same rows (a tenant's audit chain head, its usage totals) can `join`
 one operation per group commit instead of each taking their own.
@@ -62,6 +66,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -72,6 +77,8 @@ T = TypeVar("T")
 log = logging.getLogger("aos.sqlite")
 _STOP = object()
 _RESTART = object()
+_CATCH_UP_ROUNDS = 8  # passive checkpoints at most before a WAL restart (see `_restart_wal`)
+_SHORT_ROUND_S = 0.002  # a catch-up round this short leaves little for the restart
 
 
 class SqliteDatabase:
@@ -116,8 +123,6 @@ class SqliteDatabase:
         self._checkpoint_every = checkpoint_every
         self._wal_limit = wal_limit
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._writer_paused = False  # inline: set while the checkpointer restarts the WAL
-        self._pause_acked = threading.Event()
         self.wal_restarts = 0
         self._checkpoint_wanted = threading.Event()
         self._checkpointer: threading.Thread | None = None
@@ -164,7 +169,6 @@ class SqliteDatabase:
         if self._checkpointer is not None:
             await asyncio.get_running_loop().run_in_executor(None, self._checkpointer.join)
         if self._conn is not None:
-            self._writer_paused = False  # the checkpointer has stopped
             self._flush()
             self._conn.close()  # the last connection's close checkpoints what is left
             self._conn = None
@@ -250,7 +254,7 @@ class SqliteDatabase:
             self._queue.put((fn, fut))
             return fut
         self._pending.append((fn, fut))
-        if not self._flush_scheduled and not self._writer_paused:
+        if not self._flush_scheduled:
             self._flush_scheduled = True
             self._first_pending = loop.time()
             loop.call_soon(self._flush, loop)
@@ -278,8 +282,6 @@ class SqliteDatabase:
                     loop.call_later(self._linger - waited, self._flush, loop)
                     return
         self._flush_scheduled = False
-        if self._writer_paused:
-            return  # `_resume_writer` flushes what queued meanwhile
         while self._pending and self._conn is not None:
             batch, self._pending = self._pending[: self._max_batch], self._pending[self._max_batch :]
             self._last_batch = len(batch)
@@ -378,50 +380,44 @@ class SqliteDatabase:
             conn.close()
 
     def _restart_wal(self, conn: sqlite3.Connection) -> None:
-        """Checkpoint the whole WAL while the writer pauses between two transactions, so that its next
+        """Have the writer checkpoint the whole WAL between two of its transactions, so that its next
         transaction writes the WAL from the start again.
 
         Why: a passive checkpoint copies what was committed when it began, and the writer commits on meanwhile,
         so under steady load the WAL was never all copied when a transaction began, which is when SQLite
         restarts it: it grew without end (1 GB in 20 s of bench/wakes.py), and commits slowed down as it
-        grew (each one extending the file). The pause lasts one short checkpoint, of what the last passive one
-        left, and two fsyncs; operations queued meanwhile commit together when it ends.
+        grew (each one extending the file). The writer's checkpoint copies only what the catch-up below left
+        (what committed meanwhile) and syncs little: 3-5 ms (see the module docstring for why the writer).
         """
         loop = self._loop
         if loop is None or self._closed:
             return
+        # Catch up first, writer running, until a round finds little to copy: what is left for the writer is
+        # then what commits during that short round, and the files it syncs are mostly synced.
+        for _ in range(_CATCH_UP_ROUNDS):
+            started = time.perf_counter()
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            if time.perf_counter() - started < _SHORT_ROUND_S:
+                break
         if self.mode == "thread":
             self._queue.put(_RESTART)  # the writer thread checkpoints between two batches itself
             return
-        # Catch up first, writer running: what is left for the pause is what commits during this one (little,
-        # as this one copies only what the last one left), and the files it syncs are mostly synced.
-        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-        self._pause_acked.clear()
-        loop.call_soon_threadsafe(self._pause_writer)
-        if not self._pause_acked.wait(5.0):
-            loop.call_soon_threadsafe(self._resume_writer)
-            return
+        done = threading.Event()
+        loop.call_soon_threadsafe(self._restart_inline, done)
+        while not done.wait(0.1):  # this connection stays idle meanwhile: the writer's checkpoint never waits
+            if self._closed:
+                return
+
+    def _restart_inline(self, done: threading.Event) -> None:
+        """On the loop, between two callbacks: no transaction is open."""
         try:
-            busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
-            if not busy:
-                self.wal_restarts += 1
+            if self._conn is not None:
+                self._restart_here(self._conn)
         finally:
-            loop.call_soon_threadsafe(self._resume_writer)
-
-    def _pause_writer(self) -> None:
-        """On the loop: between two callbacks, so no transaction is open."""
-        self._writer_paused = not self._closed
-        self._pause_acked.set()
-
-    def _resume_writer(self) -> None:
-        self._writer_paused = False
-        if self._pending and not self._flush_scheduled and self._loop is not None:
-            self._flush_scheduled = True
-            self._first_pending = self._loop.time()
-            self._loop.call_soon(self._flush, self._loop)
+            done.set()
 
     def _restart_here(self, conn: sqlite3.Connection) -> None:
-        """Thread mode: the writer thread restarts the WAL itself (see `_restart_wal`); the loop never waits."""
+        """On the writer's connection and thread, between two transactions (see `_restart_wal`)."""
         try:
             busy, _, _ = conn.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
         except sqlite3.Error:

@@ -257,8 +257,8 @@ async def test_joined_items_share_one_operation_per_group_commit_in_order_and_fa
 @pytest.mark.parametrize("mode", ["inline", "thread"])
 async def test_the_wal_restarts_under_steady_writes_instead_of_growing_without_end(tmp_path: Path, mode: str) -> None:
     # A passive checkpoint never catches up with a writer that keeps committing, and SQLite only restarts the
-    # WAL when a transaction begins with all of it copied; before the writer paused for a restart, it grew
-    # by every page ever committed.
+    # WAL when a transaction begins with all of it copied; before the writer checkpointed for a restart, it
+    # grew by every page ever committed.
     limit = 256 * 1024
     db = SqliteDatabase(tmp_path / "t.db", mode=mode, wal_limit=limit, checkpoint_every=4)
     db.add_schema("CREATE TABLE IF NOT EXISTS t (n INTEGER, pad TEXT);")
@@ -266,15 +266,16 @@ async def test_the_wal_restarts_under_steady_writes_instead_of_growing_without_e
     wal = Path(str(db.path) + "-wal")
     try:
         biggest = 0
-        for n in range(600):  # ~2,400 pages committed, ~10 MB of WAL frames if it never restarted
+        for n in range(1000):  # ~4,000 pages committed, ~16 MB of WAL frames if it never restarted
             await db.write(lambda c, n=n: c.executemany("INSERT INTO t VALUES (?, ?)", [(n, "x" * 3000)] * 4))
             biggest = max(biggest, wal.stat().st_size)
             if n % 50 == 0:
                 await asyncio.sleep(0.01)  # let the checkpointer thread run
         assert db.wal_restarts >= 1
-        assert biggest < 8 * limit, f"WAL reached {biggest} bytes"
+        # a quarter of it: how far past the limit it gets depends on when the checkpointer thread gets the GIL
+        assert biggest < 16 * limit, f"WAL reached {biggest} bytes"
         rows = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
-        assert rows == 2400
+        assert rows == 4000
     finally:
         await db.close()
 
