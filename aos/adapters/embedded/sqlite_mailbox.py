@@ -69,7 +69,8 @@ CREATE TABLE IF NOT EXISTS steps (
     finished_at TEXT,
     PRIMARY KEY (key, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS steps_open ON steps (key, seq) WHERE status IN ('claimed', 'decided');
+-- Written by earlier versions; an unfinished step is always its key's latest (see `_open_or_next`).
+DROP INDEX IF EXISTS steps_open;
 """
 
 _OPEN = ("claimed", "decided")
@@ -91,22 +92,30 @@ def _step_events(conn: sqlite3.Connection, key: str, lo: int, hi: int) -> list[t
     ).fetchall()
 
 
-def _resume(conn: sqlite3.Connection, key: str) -> tuple[int, list[str], str | None, int] | None:
+def _open_or_next(conn: sqlite3.Connection, key: str) -> tuple[int, str | None, int] | int:
+    """The key's unfinished step as (seq, decision, attempts), or else the seq the next step takes.
+
+    Why only the latest step is looked at: `begin_step` claims a new step only when none is unfinished, so an
+    unfinished step is always the key's latest. One seek on the primary key answers both questions, where an
+    index of unfinished steps cost two more B-tree writes per step (bench/wakes.py)."""
     row = conn.execute(
-        "SELECT seq, decision, attempts FROM steps INDEXED BY steps_open"
-        " WHERE key = ? AND status IN ('claimed', 'decided')"
-        " ORDER BY seq LIMIT 1",
-        (key,),
+        "SELECT seq, status, decision, attempts FROM steps WHERE key = ? ORDER BY seq DESC LIMIT 1", (key,)
     ).fetchone()
     if row is None:
-        return None
-    seq, decision, attempts = row[0], row[1], row[2] + 1
+        return 1
+    if row[1] not in _OPEN:
+        return int(row[0]) + 1
+    return row[0], row[2], row[3]
+
+
+def _resume(conn: sqlite3.Connection, key: str, step: tuple[int, str | None, int]) -> tuple[int, list[str], str | None, int]:
+    seq, decision, attempts = step[0], step[1], step[2] + 1
     conn.execute("UPDATE steps SET attempts = ? WHERE key = ? AND seq = ?", (attempts, key, seq))
     return seq, [e for _, e in _step_events(conn, key, seq, seq)], decision, attempts
 
 
 def _claim(
-    conn: sqlite3.Connection, key: str, agent_id: str, max_events: int, now: str
+    conn: sqlite3.Connection, key: str, agent_id: str, max_events: int, now: str, seq: int
 ) -> tuple[int, list[str], str | None, int] | None:
     rows = conn.execute(
         "SELECT m.id, e.event FROM mailbox m INDEXED BY mailbox_open JOIN events e ON e.pos = m.pos"
@@ -115,7 +124,6 @@ def _claim(
     ).fetchall()
     if not rows:
         return None
-    seq = (conn.execute("SELECT max(seq) FROM steps WHERE key = ?", (key,)).fetchone()[0] or 0) + 1
     ids = [r[0] for r in rows]
     conn.execute(
         f"UPDATE mailbox SET status = 'claimed', seq = ? WHERE id IN ({','.join('?' * len(ids))})",
@@ -173,7 +181,10 @@ class SqliteMailbox(Mailbox):
         now = self._clock.now().isoformat()
 
         def op(conn: sqlite3.Connection) -> tuple[int, list[str], str | None, int] | None:
-            return _resume(conn, key) or _claim(conn, key, agent_id, max_events, now)
+            step = _open_or_next(conn, key)
+            if isinstance(step, int):
+                return _claim(conn, key, agent_id, max_events, now, step)
+            return _resume(conn, key, step)
 
         got = await self._db.write(op)
         if got is None:
