@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import resource
@@ -32,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -79,6 +81,45 @@ def rss_mb_now() -> float:
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+
+
+def host_speed_ms() -> float:
+    """The median of five runs of a fixed pure-Python loop, in ms: this machine's speed right now.
+
+    Why: the machine these figures come from is shared, and its speed moved by up to 1.7x within a session
+    (the same loop, 5M additions: 480-830 ms), which moves every figure below with it. Printed before and
+    after the run, it tells a slower host from a slower build."""
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += i
+        runs.append(time.perf_counter() - started)
+    return sorted(runs)[2] * 1000
+
+
+class StallProbe:
+    """Measures how late a 5 ms sleep wakes on the event loop: the longest stall of the loop (a collector pass,
+    a long callback) during a phase, apart from ordinary queueing."""
+
+    def __init__(self) -> None:
+        self.longest_ms = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            started = time.perf_counter()
+            await asyncio.sleep(0.005)
+            self.longest_ms = max(self.longest_ms, (time.perf_counter() - started - 0.005) * 1000)
+
+    def __enter__(self) -> Self:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
 
 
 def bench_config(data_dir: Path, workers: int | None) -> object:
@@ -271,7 +312,17 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
         print(f"phase 2: open loop at {args.rate:,.0f} events/s for {args.seconds:.0f}s → {args.agents:,} agents")
         db = system.stores.mailbox._db  # type: ignore[attr-defined]  # bench-only peek at the adapter
         cpu0, wall0, commits0, restarts0 = time.process_time(), time.perf_counter(), db.commits, db.wal_restarts
-        o = await open_loop(system, tracker, args.agents, args.rate, args.seconds)
+        full_passes = [0]
+
+        def collected(phase: str, info: dict[str, int]) -> None:
+            full_passes[0] += phase == "stop" and info["generation"] == 2
+
+        gc.callbacks.append(collected)
+        try:
+            with StallProbe() as probe:
+                o = await open_loop(system, tracker, args.agents, args.rate, args.seconds)
+        finally:
+            gc.callbacks.remove(collected)
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         lost2 = o["seen"] != o["events"]
         second = [
@@ -286,6 +337,7 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
             Figure("CPU per event (µs) / busy (%)", f"{cpu / o['events'] * 1e6:,.0f} / {cpu / wall * 100:.0f}"),
             Figure("commits per event / WAL restarts", f"{(db.commits - commits0) / o['events']:.2f} / "
                    f"{db.wal_restarts - restarts0}"),
+            Figure("longest loop stall (ms) / full GCs", f"{probe.longest_ms:.1f} / {full_passes[0]}"),
         ]
         _show(second)
         print(f"  (store: {db.operations:,} operations in {db.commits:,} commits)")
@@ -387,10 +439,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.boot:
         asyncio.run(boot(Path(args.boot)))
         return 0
-    print(f"AOS wakes benchmark · {os.cpu_count()} cores · python {sys.version.split()[0]}")
+    print(f"AOS wakes benchmark · {os.cpu_count()} cores · python {sys.version.split()[0]} · "
+          f"host speed {host_speed_ms():.0f} ms (a fixed Python loop; lower is faster)")
     with tempfile.TemporaryDirectory(prefix="aos-bench-") as tmp:
         figures, lost = asyncio.run(phases_1_2(args, Path(tmp) / "wakes"))
         figures += phase_3(args, Path(tmp) / "idle")
+    print(f"host speed after the run: {host_speed_ms():.0f} ms")
     if lost:
         print("FAILED: events were lost")
         return 1
