@@ -17,19 +17,18 @@ whichever COMMIT crossed SQLite's 1,000-page mark. Why: that checkpoint stalled 
 waiting on it, for milliseconds (half the writer's commit time in `bench/wakes.py`). A passive checkpoint never
 blocks the writer; a commit is as durable as before, since it is in the WAL when its callers wake.
 
-The WAL is restarted (written from its start again) once it passes `wal_limit` (256 MiB): the checkpointer
-catches up with passive checkpoints until one finds little to copy, then has the writer checkpoint the rest
-between two of its transactions (with `RESTART`, which lets SQLite write the WAL from its start again). Why:
-SQLite restarts the WAL only when a write transaction begins with all of it copied, which under steady load
-never happened (passive checkpoints copy what was there when they began, and the writer commits on
-meanwhile), so the WAL grew without end: 1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every commit
-extending the file (BEGIN went from 55 to 15 µs once it was bounded). The writer's checkpoint copies what the
-last catch-up left and syncs it: under 5 ms in 14 of 17 restarts measured here, 29-42 ms in the other 3 (a
-slow fsync); inline, the loop waits for it. Why the writer does it: when the checkpointer thread did the same with the writer paused, the pause
-lasted 7-36 ms under load, the thread waiting for the GIL (held by the busy loop) each time SQLite gave it
-back. Why 256 MiB: at 64 MiB the restart came every 1.3 s at
-1,000 events/s, often enough to set the p99 latency. `journal_size_limit` cuts the file back to `wal_limit` at
-a restart.
+The WAL is restarted (written from its start again) once it passes `wal_limit` (256 MiB): the checkpointer catches
+up with passive checkpoints until one finds little to copy, then has the writer checkpoint the rest between two of
+its transactions (with `RESTART`, which lets SQLite write the WAL from its start again). Why: SQLite restarts the
+WAL only when a write transaction begins with all of it copied, which under steady load never happened (passive
+checkpoints copy what was there when they began, and the writer commits on meanwhile), so the WAL grew without end:
+1 GB in 20 s of `bench/wakes.py` at 1,000 events/s, with every commit extending the file (BEGIN went from 55 to 15
+µs once it was bounded). The writer's checkpoint copies what the last catch-up left and syncs it: under 5 ms in 14
+of 17 restarts measured here, 29-42 ms in the other 3 (a slow fsync); inline, the loop waits for it. Why the writer
+does it: when the checkpointer thread did the same with the writer paused, the pause lasted 7-36 ms under load, the
+thread waiting for the GIL (held by the busy loop) each time SQLite gave it back. Why 256 MiB: at 64 MiB the
+restart came every 1.3 s at 1,000 events/s, often enough to set the p99 latency. `journal_size_limit` cuts the file
+back to `wal_limit` at a restart.
 
 Writes that many operations make to the same rows (a tenant's audit chain head, its usage totals) can `join`
 one operation per group commit instead of each taking their own.
