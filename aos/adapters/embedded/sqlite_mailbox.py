@@ -10,8 +10,9 @@ Tables:
 
 Every port method is one queued `SqliteDatabase` operation, so concurrent callers share group commits.
 `keys_with_work`, `pending` and claiming read a partial index holding only open rows (pending or claimed),
-forced with INDEXED BY, so neither 100,000 idle agents nor an agent's long processed history is scanned; an unfinished step always holds claimed rows, so the
-same index covers "an unfinished step".
+forced with INDEXED BY, so neither 100,000 idle agents nor an agent's long processed history is scanned; an
+unfinished step always holds claimed rows, so the same index covers "an unfinished step". A claim finds the
+key's unfinished step, if any, as its latest one (one primary-key seek, see `_open_or_next`).
 
 Contract readings (conservative): `Delivery.agent_keys` lists the distinct keys the event is in (for a
 duplicate: the keys of the original delivery). `record_decision` on a finished step without a decision,
@@ -108,7 +109,9 @@ def _open_or_next(conn: sqlite3.Connection, key: str) -> tuple[int, str | None, 
     return row[0], row[2], row[3]
 
 
-def _resume(conn: sqlite3.Connection, key: str, step: tuple[int, str | None, int]) -> tuple[int, list[str], str | None, int]:
+def _resume(
+    conn: sqlite3.Connection, key: str, step: tuple[int, str | None, int]
+) -> tuple[int, list[str], str | None, int]:
     seq, decision, attempts = step[0], step[1], step[2] + 1
     conn.execute("UPDATE steps SET attempts = ? WHERE key = ? AND seq = ?", (attempts, key, seq))
     return seq, [e for _, e in _step_events(conn, key, seq, seq)], decision, attempts
