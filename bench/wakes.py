@@ -226,7 +226,9 @@ async def throughput(system: object, tracker: Tracker, agents: int, events: int,
     }
 
 
-async def open_loop(system: object, tracker: Tracker, agents: int, rate: float, seconds: float) -> dict[str, float]:
+async def open_loop(
+    system: object, tracker: Tracker, agents: int, rate: float, seconds: float, prefix: str = "o"
+) -> dict[str, float]:
     """Publish at `rate` events/s whatever happens to earlier publishes (each publish is its own task)."""
     from wakes_brain import SEEN
 
@@ -252,7 +254,7 @@ async def open_loop(system: object, tracker: Tracker, agents: int, rate: float, 
     while i < total:
         due = min(total, int((time.perf_counter() - started) * rate) + 1)
         while i < due:
-            event = Event(id=f"o-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
+            event = Event(id=f"{prefix}-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
             scheduled[event.id] = started + i / rate
             task = asyncio.create_task(kernel.publish(TENANT, event))
             running.add(task)
@@ -341,7 +343,28 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
         ]
         _show(second)
         print(f"  (store: {db.operations:,} operations in {db.commits:,} commits)")
+        if args.find_rate:
+            carried = await find_rate(system, tracker, args)
+            _show([carried])
+            second.append(carried)
     return figures + second, lost or lost2
+
+
+async def find_rate(system: object, tracker: Tracker, args: argparse.Namespace) -> Figure:
+    """Phase 2b (`--find-rate`): open-loop runs of `--probe-seconds` each, from `--rate` down by a tenth at a
+    time, until one keeps the p99 within the target. Why: at a rate the machine cannot carry, the p99 is
+    queueing that grows with the run and says nothing about the build; the highest rate it carries within the
+    target is a figure that can be compared across machines and sessions."""
+    print(f"phase 2b: highest open-loop rate with p99 ≤ {TARGET_P99_MS:.0f} ms ({args.probe_seconds:.0f}s a probe)")
+    rate, probe = args.rate, 0
+    while rate >= 100:
+        probe += 1
+        o = await open_loop(system, tracker, args.agents, rate, args.probe_seconds, prefix=f"p{probe}")
+        print(f"  {rate:7,.0f} events/s: p50 {o['p50_ms']:6.1f} ms, p99 {o['p99_ms']:7.1f} ms", flush=True)
+        if o["p99_ms"] <= TARGET_P99_MS:
+            return Figure(f"highest rate with p99 ≤ {TARGET_P99_MS:.0f} ms", f"{rate:,.0f} events/s")
+        rate = round(rate * 0.9, -1)
+    return Figure(f"highest rate with p99 ≤ {TARGET_P99_MS:.0f} ms", "under 100 events/s")
 
 
 # ---------------------------------------------------------------- phase 3
@@ -421,13 +444,16 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--rate", type=float, default=1_000.0, help="open-loop rate of phase 2 (events/s)")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of phase 2")
     p.add_argument("--idle", type=int, default=100_000, help="registered idle agents in phase 3")
+    p.add_argument("--find-rate", action="store_true",
+                   help="phase 2b: find the highest open-loop rate whose p99 stays within the target")
+    p.add_argument("--probe-seconds", type=float, default=5.0, help="duration of each phase 2b run")
     p.add_argument("--quick", action="store_true", help="smoke run with small numbers (a few seconds)")
     p.add_argument("--check-targets", action="store_true", help="exit 2 when a figure misses its target")
     p.add_argument("--populate", nargs=2, metavar=("DIR", "N"), help=argparse.SUPPRESS)
     p.add_argument("--boot", metavar="DIR", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
-        args.agents, args.events, args.idle, args.seconds = 50, 2_000, 5_000, 2.0
+        args.agents, args.events, args.idle, args.seconds, args.probe_seconds = 50, 2_000, 5_000, 2.0, 1.0
     return args
 
 

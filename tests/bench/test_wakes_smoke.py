@@ -37,3 +37,12 @@ def test_quick_run_exits_0_and_prints_its_figures() -> None:
     for label in FIGURES:
         assert label in out.stdout, f"missing figure '{label}' in:\n{out.stdout}"
     assert "FAILED" not in out.stdout
+
+
+@pytest.mark.timeout(120)
+def test_find_rate_probes_down_until_the_p99_holds() -> None:
+    out = subprocess.run([sys.executable, str(BENCH), "--quick", "--find-rate", "--rate", "400"], capture_output=True,
+                         text=True, timeout=110, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "phase 2b: highest open-loop rate" in out.stdout
+    assert "highest rate with p99 ≤ 20 ms" in out.stdout
