@@ -86,9 +86,9 @@ def peak_rss_mb() -> float:
 def host_speed_ms() -> float:
     """The median of five runs of a fixed pure-Python loop, in ms: this machine's speed right now.
 
-    Why: the machine these figures come from is shared, and its speed moved by up to 1.7x within a session
-    (the same loop, 5M additions: 480-830 ms), which moves every figure below with it. Printed before and
-    after the run, it tells a slower host from a slower build."""
+    Why: the machine these figures come from is shared, and its speed moved by up to 1.8x within a session
+    (this figure: 36-67 ms), which moves every figure below with it. Printed before and after the run, it
+    tells a slower host from a slower build."""
     runs = []
     for _ in range(5):
         started = time.perf_counter()
