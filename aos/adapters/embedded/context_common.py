@@ -95,6 +95,12 @@ def encode_data(data: Any) -> str | None:
         raise ValidationFailed(f"entry data is not JSON-serializable: {e}") from e
 
 
+def folded_entry(entry_id: str, seq: int, ts: datetime, kind: str) -> JournalEntry:
+    """What `append` returns for an id that compaction folded into an archive (see `ContextStore.append`): the
+    entry as its stub remembers it, without text, its data saying it was folded. Every adapter returns this."""
+    return JournalEntry(entry_id, seq, ts, kind, "", {"folded": True}, 0)
+
+
 def entry_size(text: str, data_json: str | None) -> int:
     return len(text.encode()) + (len(data_json.encode()) if data_json else 0)
 

@@ -320,7 +320,7 @@ def _known(agent: _Agent, entry_id: str | None) -> JournalEntry | None:
         return _entry(agent.rows[agent.ids[entry_id]])
     if entry_id in agent.folded:
         seq, kind, ts = agent.folded[entry_id]
-        return JournalEntry(entry_id, seq, ts, kind, "", {"folded": True}, 0)
+        return cc.folded_entry(entry_id, seq, ts, kind)
     return None
 
 

@@ -435,14 +435,19 @@ def _check_etag(label: str, current: str | None, etag: str | None, force: bool) 
         raise VersionConflict(f"block '{label}' changed since etag {etag}: re-read it and retry", label=label)
 
 
-def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | None:
-    """The entry stored under `eid`, or the stub of one compaction folded away; one lookup for both."""
+def _known(c: sqlite3.Connection, key: str, eid: str) -> tuple[Any, ...] | JournalEntry | None:
+    """The entry row stored under `eid`, or what `append` returns for one compaction folded away
+    (`folded_entry`); one lookup for both."""
     row = c.execute(
-        f"SELECT {_ENTRY_COLS} FROM ctx_entry WHERE key = ?1 AND id = ?2 UNION ALL "
-        """SELECT id, seq, ts_us, kind, '', '{"folded":true}', NULL, 0 FROM ctx_folded WHERE key = ?1 AND id = ?2""",
+        f"SELECT {_ENTRY_COLS}, 1 FROM ctx_entry WHERE key = ?1 AND id = ?2 UNION ALL "
+        "SELECT id, seq, ts_us, kind, NULL, NULL, NULL, 0, 0 FROM ctx_folded WHERE key = ?1 AND id = ?2",
         (key, eid),
     ).fetchone()
-    return None if row is None else tuple(row)
+    if row is None:
+        return None
+    if not row[-1]:
+        return cc.folded_entry(row[0], row[1], _dt(row[2]), row[3])
+    return tuple(row[:-1])
 
 
 def _stats(c: sqlite3.Connection, key: str, head: tuple[int, int] | None = None) -> ContextStats:

@@ -202,7 +202,7 @@ class CosmosContextStore(ContextStore):
     async def _as_entry(self, doc: dict[str, Any]) -> JournalEntry:
         ts = datetime.fromisoformat(doc["tsIso"])
         if doc["kind"] == "folded":
-            return JournalEntry(doc["eid"], doc["seq"], ts, doc["ekind"], "", {"folded": True}, 0)
+            return cc.folded_entry(doc["eid"], doc["seq"], ts, doc["ekind"])
         text, data_json = doc["text"], doc["data"]
         if doc["blob"] is not None:
             payload = cc.Payload.loads(await self._blobs.get(doc["blob"]))
