@@ -121,6 +121,10 @@ class Mailbox(abc.ABC):
       and returns `duplicate=True`. Appending the same event id to the same key twice (through any call) is a
       no-op, for as long as the step journal remembers the key, even after the event was processed: this is
       what makes re-applied effects harmless (invariant 2).
+    - `deliver_many(tenant, items)`: `deliver` for each `(event, keys)` in order, returning their deliveries in
+      order (an id met again later in the batch is a duplicate of its first). Adapters that can accept the
+      whole batch in one transaction do, all or nothing (SQLite); the default delivers one by one, so a
+      storage failure part-way leaves the earlier events accepted, and delivering the batch again is harmless.
     - `begin_step(key, agent_id, max_events)`: if the key has an unfinished step (claimed or decided, not done
       or failed), returns it again with `attempts` + 1 and its journaled decision, if any. Otherwise claims up
       to `max_events` pending events, oldest first, into a new step with the next sequence number (1, 2, ...).
@@ -144,6 +148,9 @@ class Mailbox(abc.ABC):
 
     @abc.abstractmethod
     async def deliver(self, tenant: str, event: Event, keys: Sequence[str]) -> Delivery: ...
+
+    async def deliver_many(self, tenant: str, items: Sequence[tuple[Event, Sequence[str]]]) -> list[Delivery]:
+        return [await self.deliver(tenant, event, keys) for event, keys in items]
 
     @abc.abstractmethod
     async def begin_step(self, key: str, agent_id: str, max_events: int) -> Claim | None: ...

@@ -81,7 +81,7 @@ async def publish(request: Request, who: Annotated[Caller, governed("events.publ
         events = [_event(item, i, who) for i, item in enumerate(payload)]  # all valid before any is accepted
         for e in events:  # all allowed before any is accepted
             await check_call(request, who, "events.publish", event_type=e.type, target=e.target, payload=e.data)
-        results = [await kernel.publish(who.tenant, e, sender=who.agent_id) for e in events]
+        results = await kernel.publish_many(who.tenant, events, sender=who.agent_id)  # all or none accepted
         return [PublishResult(id=r.event_id, duplicate=r.duplicate, delivered_to=list(r.delivered_to))
                 for r in results]
     event = _event(payload, None, who)

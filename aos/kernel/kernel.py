@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -23,7 +23,7 @@ from aos.kernel.policy.governor import Governor
 from aos.kernel.router import wants
 from aos.kernel.scheduler import next_wake, timer_event
 from aos.model import AgentRecord, AgentSpec, AgentState, Event, StepRecord, agent_key
-from aos.ports import AcceptedEvent, Stores
+from aos.ports import AcceptedEvent, Delivery, Stores
 
 log = logging.getLogger("aos.kernel")
 
@@ -208,6 +208,23 @@ class Kernel:
 
         The explicit target (extension `aostarget`) must exist and not be retired; subscribers are matched
         by type, source and subject. An agent's own emissions do not wake itself unless it is the target."""
+        receivers = await self._receivers(tenant, event, sender)
+        delivery = await self.stores.mailbox.deliver(tenant, event, list(receivers))
+        return await self._delivered(event, receivers, delivery)
+
+    async def publish_many(self, tenant: str, events: Sequence[Event], *, sender: str | None = None
+                           ) -> list[Published]:
+        """`publish` for each event, in order, with every event routed before any is accepted (an unknown or
+        non-receiving target raises and nothing is accepted), then all accepted in one `deliver_many`: one
+        transaction on the embedded store, so all of them or none."""
+        routed = [await self._receivers(tenant, event, sender) for event in events]
+        deliveries = await self.stores.mailbox.deliver_many(
+            tenant, [(event, list(receivers)) for event, receivers in zip(events, routed, strict=True)]
+        )
+        return [await self._delivered(event, receivers, delivery)
+                for event, receivers, delivery in zip(events, routed, deliveries, strict=True)]
+
+    async def _receivers(self, tenant: str, event: Event, sender: str | None) -> dict[str, AgentRecord]:
         receivers: dict[str, AgentRecord] = {}
         if event.target:
             target = await self.get(tenant, event.target)
@@ -218,7 +235,9 @@ class Kernel:
         for record in await self._subscribers(tenant, event.type):
             if record.state in RECEIVING and record.id != sender and wants(record.spec, event):
                 receivers.setdefault(record.key, record)
-        delivery = await self.stores.mailbox.deliver(tenant, event, list(receivers))
+        return receivers
+
+    async def _delivered(self, event: Event, receivers: dict[str, AgentRecord], delivery: Delivery) -> Published:
         if not delivery.duplicate:
             for key, record in receivers.items():
                 if record.state is AgentState.ACTIVE:

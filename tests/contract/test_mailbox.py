@@ -54,6 +54,21 @@ async def test_redelivering_an_accepted_id_is_a_duplicate_and_changes_nothing(st
     assert len(await stores.mailbox.events("acme")) == 1
 
 
+async def test_deliver_many_is_deliver_of_each_in_order(stores: Stores) -> None:
+    await stores.mailbox.deliver("acme", ev("e0"), [A])
+    got = await stores.mailbox.deliver_many("acme", [
+        (ev("e1"), [A, B, A]), (ev("e0"), [B]), (ev("e2"), [B]), (ev("e1", data={"again": True}), [B]),
+    ])
+    assert [(d.duplicate, d.agent_keys) for d in got] == [
+        (False, (A, B)), (True, (A,)), (False, (B,)), (True, (A, B)),  # a repeat in the batch: its first wins
+    ]
+    assert await stores.mailbox.pending(A) == 2 and await stores.mailbox.pending(B) == 2
+    assert [a.event.id for a in await stores.mailbox.events("acme")] == ["e2", "e1", "e0"]
+    claim = await stores.mailbox.begin_step(B, "beta", 10)
+    assert claim is not None and [e.id for e in claim.events] == ["e1", "e2"]
+    assert claim.events[0] == ev("e1")
+
+
 async def test_event_ids_are_deduplicated_per_tenant(stores: Stores) -> None:
     await stores.mailbox.deliver("acme", ev("e1"), [A])
     other = await stores.mailbox.deliver("globex", ev("e1"), ["globex/alpha"])

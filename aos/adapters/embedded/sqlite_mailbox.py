@@ -140,6 +140,27 @@ def _claim(
     return seq, [r[1] for r in rows], None, 1
 
 
+def _deliver(conn: sqlite3.Connection, row: tuple[Any, ...], targets: tuple[str, ...]) -> Delivery:
+    """`row`: the `events` row (see `SqliteMailbox._event_row`); `targets`: the distinct keys it goes to."""
+    tenant, event_id = row[0], row[1]
+    fresh = conn.execute(
+        "INSERT INTO events (tenant, event_id, type, event, delivered_to, accepted_at)"
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, event_id) DO NOTHING RETURNING pos",
+        row,
+    ).fetchone()
+    if fresh is None:
+        seen = conn.execute(
+            "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
+        ).fetchone()
+        return Delivery(duplicate=True, agent_keys=tuple(json.loads(seen[0])))
+    conn.executemany(
+        "INSERT INTO mailbox (key, event_id, pos, status) VALUES (?, ?, ?, 'pending')"
+        " ON CONFLICT (key, event_id) DO NOTHING",
+        [(key, event_id, fresh[0]) for key in targets],
+    )
+    return Delivery(duplicate=False, agent_keys=targets)
+
+
 class SqliteMailbox(Mailbox):
     """See the module docstring. Limitations: one process per database file (see `SqliteDatabase`)."""
 
@@ -149,35 +170,18 @@ class SqliteMailbox(Mailbox):
         db.add_schema(SCHEMA)
 
     async def deliver(self, tenant: str, event: Event, keys: Sequence[str]) -> Delivery:
+        row, targets = self._event_row(tenant, event, keys)
+        return await self._db.write(lambda conn: _deliver(conn, row, targets))
+
+    async def deliver_many(self, tenant: str, items: Sequence[tuple[Event, Sequence[str]]]) -> list[Delivery]:
+        """One operation, so one transaction: every event of the batch is accepted, or none is."""
+        rows = [self._event_row(tenant, event, keys) for event, keys in items]
+        return await self._db.write(lambda conn: [_deliver(conn, row, targets) for row, targets in rows])
+
+    def _event_row(self, tenant: str, event: Event, keys: Sequence[str]) -> tuple[tuple[Any, ...], tuple[str, ...]]:
         targets = tuple(dict.fromkeys(keys))
-        row = (
-            tenant,
-            event.id,
-            event.type,
-            event.model_dump_json(),
-            json.dumps(targets),
-            self._clock.now().isoformat(),
-        )
-
-        def op(conn: sqlite3.Connection) -> Delivery:
-            fresh = conn.execute(
-                "INSERT INTO events (tenant, event_id, type, event, delivered_to, accepted_at)"
-                " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, event_id) DO NOTHING RETURNING pos",
-                row,
-            ).fetchone()
-            if fresh is None:
-                seen = conn.execute(
-                    "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event.id)
-                ).fetchone()
-                return Delivery(duplicate=True, agent_keys=tuple(json.loads(seen[0])))
-            conn.executemany(
-                "INSERT INTO mailbox (key, event_id, pos, status) VALUES (?, ?, ?, 'pending')"
-                " ON CONFLICT (key, event_id) DO NOTHING",
-                [(key, event.id, fresh[0]) for key in targets],
-            )
-            return Delivery(duplicate=False, agent_keys=targets)
-
-        return await self._db.write(op)
+        row = (tenant, event.id, event.type, event.model_dump_json(), json.dumps(targets), self._clock.now().isoformat())
+        return row, targets
 
     async def begin_step(self, key: str, agent_id: str, max_events: int) -> Claim | None:
         check_limit(max_events, "max_events")

@@ -130,6 +130,32 @@ async def test_a_failing_operation_rolls_back_alone_within_its_group_commit(tmp_
         await db.close()
 
 
+async def test_deliver_many_accepts_the_whole_batch_or_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aos.adapters.embedded import sqlite_mailbox
+
+    real, calls = sqlite_mailbox._deliver, []
+
+    def second_fails(conn: sqlite3.Connection, row: tuple[object, ...], targets: tuple[str, ...]) -> object:
+        calls.append(row[1])
+        if row[1] == "e1":  # after e0 was written, every time (the group commit reruns a failed operation alone)
+            raise sqlite3.OperationalError("disk I/O error (simulated)")
+        return real(conn, row, targets)
+
+    stores = await open_sqlite(tmp_path)
+    try:
+        monkeypatch.setattr(sqlite_mailbox, "_deliver", second_fails)
+        batch = [(Event(id=f"e{i}", source="/t", type="a.b"), ["acme/alpha"]) for i in range(3)]
+        with pytest.raises(StorageError):
+            await stores.mailbox.deliver_many("acme", batch)
+        assert calls[:2] == ["e0", "e1"]
+        assert await stores.mailbox.events("acme") == [] and await stores.mailbox.pending("acme/alpha") == 0
+        monkeypatch.setattr(sqlite_mailbox, "_deliver", real)
+        got = await stores.mailbox.deliver_many("acme", batch)  # nothing of the failed batch was kept
+        assert [d.duplicate for d in got] == [False, False, False]
+    finally:
+        await stores.close()
+
+
 async def test_sqlite_errors_reach_the_caller_as_storage_error(tmp_path: Path) -> None:
     db = SqliteDatabase(tmp_path / "t.db")
     await db.start()

@@ -139,6 +139,21 @@ async def test_events_batch_and_binary_mode(api: httpx.AsyncClient) -> None:
     assert r.status_code == 202 and r.json()["id"] == "bin-1"
 
 
+async def test_an_events_batch_is_accepted_whole_or_not_at_all(api: httpx.AsyncClient) -> None:
+    await api.post("/api/agents", json=agent_body())
+    await api.post("/api/agents", json=agent_body("gone"))
+    assert (await api.delete("/api/agents/gone")).status_code == 200  # retired: receives nothing
+    ok = {"type": "ping", "source": "t", "id": "w0"}
+    for bad, status in (({"id": "w1", "aostarget": "nobody"}, 404), ({"id": "w2", "aostarget": "gone"}, 409)):
+        r = await api.post("/api/events", json=[ok, {"type": "ping", "source": "t", **bad}])
+        assert r.status_code == status, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+    assert (await api.get("/api/events")).json()["items"] == []  # w0 was not accepted either
+    r = await api.post("/api/events", json=[ok, {**ok, "id": "w3"}, ok])
+    assert r.status_code == 202 and [x["duplicate"] for x in r.json()] == [False, False, True]
+    assert [x["delivered_to"] for x in r.json()] == [["triage"]] * 3
+
+
 async def test_openapi_and_health_are_served(api: httpx.AsyncClient) -> None:
     spec = (await api.get("/api/openapi.json")).json()
     assert {"/api/agents", "/api/events", "/api/keys", "/api/health"} <= set(spec["paths"])
