@@ -9,6 +9,9 @@ Three phases, each on the embedded SQLite backend (WAL, one writer thread, group
    concurrent publishers as fast as they go. Figures: events/s from the first publish to the last finished step
    (every event is counted as processed from the step outcomes and checked against the mailbox, not assumed),
    event→step latency p50/p99 (publish call → the brain sees the event), peak RSS of the process.
+   1b (`--batch`, default 100; 1 skips it): as many events again, each publisher sending `--batch` at a time
+   through `kernel.publish_many` (what `POST /api/events` does with a batch array): one delivery, one
+   transaction per call. Shown beside phase 1, not instead of it: the target is read off phase 1.
 2. Latency at a fixed rate: an open-loop publisher at R events/s (default 1,000) for S seconds. Latency counts from
    the event's *scheduled* send time, so a stalled publisher shows up in the figure (no coordinated omission).
 3. Idle agents: a child process bulk-inserts I agents (default 100,000) through the registry adapter, then a fresh
@@ -190,7 +193,11 @@ async def wait_all(tracker: Tracker, timeout_s: float) -> None:
         raise
 
 
-async def throughput(system: object, tracker: Tracker, agents: int, events: int, publishers: int) -> dict[str, float]:
+async def throughput(
+    system: object, tracker: Tracker, agents: int, events: int, publishers: int, batch: int = 1, prefix: str = "t"
+) -> dict[str, float]:
+    """Every publisher publishes its share as fast as it goes: one event per `kernel.publish`, or with
+    `batch` > 1, `batch` events per `kernel.publish_many` (as `POST /api/events` takes a batch array)."""
     from wakes_brain import SEEN
 
     from aos.model import Event
@@ -201,12 +208,19 @@ async def throughput(system: object, tracker: Tracker, agents: int, events: int,
     tracker.expect(events)
 
     async def publisher(p: int) -> None:
-        for i in range(p, events, publishers):
-            event = Event(id=f"t-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
-            sent[event.id] = time.perf_counter()
-            result = await kernel.publish(TENANT, event)
-            if len(result.delivered_to) != 1:
-                raise RuntimeError(f"event {event.id} delivered to {result.delivered_to}, expected one agent")
+        mine = [Event(id=f"{prefix}-{i}", source="bench", type=f"bench.bench-{i % agents:06d}", data={"n": i})
+                for i in range(p, events, publishers)]
+        for lo in range(0, len(mine), batch):
+            chunk = mine[lo:lo + batch]
+            now = time.perf_counter()
+            for event in chunk:
+                sent[event.id] = now
+            results = [await kernel.publish(TENANT, chunk[0])] if batch == 1 else \
+                await kernel.publish_many(TENANT, chunk)
+            for result in results:
+                if len(result.delivered_to) != 1 or result.duplicate:
+                    raise RuntimeError(f"event {result.event_id} delivered to {result.delivered_to} "
+                                       f"(duplicate: {result.duplicate}), expected one agent")
 
     started = time.perf_counter()
     await asyncio.gather(*(publisher(p) for p in range(publishers)))
@@ -310,6 +324,22 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
             Figure("peak RSS (MB)", f"{peak_rss_mb():.0f}"),
         ]
         _show(figures)
+        if args.batch > 1:
+            print(f"phase 1b: {args.events:,} more events, published {args.batch} a call (`publish_many`)")
+            b = await throughput(system, tracker, args.agents, args.events, args.publishers, args.batch, "b")
+            in_store_b = await processed_in_store(system) - in_store
+            lost_b = b["seen"] != args.events or in_store_b != args.events
+            lost = lost or lost_b
+            batched = [
+                Figure("events processed (brain / store)", f"{b['seen']:,} / {in_store_b:,}", f"{args.events:,}",
+                       not lost_b),
+                Figure("sustained events/s end to end", f"{b['events_per_s']:,.0f}"),
+                Figure("publish phase alone (events/s)", f"{args.events / b['publish_s']:,.0f}"),
+                Figure("event→step latency p50 (ms)", f"{b['p50_ms']:.1f}"),
+                Figure("event→step latency p99 (ms)", f"{b['p99_ms']:.1f}"),
+            ]
+            _show(batched)
+            figures += batched
 
         print(f"phase 2: open loop at {args.rate:,.0f} events/s for {args.seconds:.0f}s → {args.agents:,} agents")
         db = system.stores.mailbox._db  # type: ignore[attr-defined]  # bench-only peek at the adapter
@@ -440,6 +470,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--agents", type=int, default=1_000, help="agents with a no-op brain (phases 1-2)")
     p.add_argument("--events", type=int, default=50_000, help="events published in phase 1")
     p.add_argument("--publishers", type=int, default=32, help="concurrent publishers in phase 1")
+    p.add_argument("--batch", type=int, default=100,
+                   help="phase 1b: the same number of events again, this many per publish call (1: skip 1b)")
     p.add_argument("--workers", type=int, default=None, help="runtime workers (default: AOS's own default)")
     p.add_argument("--rate", type=float, default=1_000.0, help="open-loop rate of phase 2 (events/s)")
     p.add_argument("--seconds", type=float, default=10.0, help="duration of phase 2")

@@ -37,6 +37,9 @@ def test_quick_run_exits_0_and_prints_its_figures() -> None:
     for label in FIGURES:
         assert label in out.stdout, f"missing figure '{label}' in:\n{out.stdout}"
     assert "FAILED" not in out.stdout
+    assert "phase 1b: 2,000 more events, published 100 a call" in out.stdout
+    processed = [line.split() for line in out.stdout.splitlines() if "events processed (brain / store)" in line]
+    assert [words[5:8] for words in processed] == [["2,000", "/", "2,000"]] * 2, out.stdout  # phases 1 and 1b
 
 
 @pytest.mark.timeout(120)
