@@ -220,8 +220,8 @@ class SqliteContextStore(ContextStore):
         def op(c: sqlite3.Connection) -> tuple[list[tuple[Any, ...] | JournalEntry], int, ContextStats]:
             if self._queued >= INDEX_BATCH:
                 self._index_queued(c)
-            head = c.execute("SELECT next_seq FROM ctx_head WHERE key = ?", (key,)).fetchone()
-            next_seq = head[0] if head else 1
+            head = c.execute("SELECT next_seq, entries, bytes FROM ctx_head WHERE key = ?", (key,)).fetchone()
+            next_seq, entries, total_bytes = head if head else (1, 0, 0)
             out: list[tuple[Any, ...] | JournalEntry] = []
             added = added_bytes = 0
             for eid, given, ts, kind, dj, size, blob, text, data in rows:
@@ -243,12 +243,13 @@ class SqliteContextStore(ContextStore):
                 next_seq += 1
                 added += 1
                 added_bytes += size
-            totals = c.execute(
+            # the totals are worked out here, not read back with RETURNING, which costs ~8 µs a statement
+            c.execute(
                 "INSERT INTO ctx_head VALUES (?,?,?,?) ON CONFLICT (key) DO UPDATE SET next_seq = excluded.next_seq, "
-                "entries = entries + excluded.entries, bytes = bytes + excluded.bytes RETURNING entries, bytes",
+                "entries = entries + excluded.entries, bytes = bytes + excluded.bytes",
                 (key, next_seq, added, added_bytes),
-            ).fetchone()
-            return out, added, _stats(c, key, totals)
+            )
+            return out, added, _stats(c, key, (entries + added, total_bytes + added_bytes))
 
         out, added, stats = await self._db.write(op)
         return Appended(tuple([r if isinstance(r, JournalEntry) else await self._entry(r) for r in out]), added,

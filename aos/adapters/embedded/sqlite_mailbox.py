@@ -143,12 +143,13 @@ def _claim(
 def _deliver(conn: sqlite3.Connection, row: tuple[Any, ...], targets: tuple[str, ...]) -> Delivery:
     """`row`: the `events` row (see `SqliteMailbox._event_row`); `targets`: the distinct keys it goes to."""
     tenant, event_id = row[0], row[1]
-    fresh = conn.execute(
+    # `rowcount` and `lastrowid`, not `RETURNING pos`: RETURNING cost 8 µs more per insert here (bench/wakes.py)
+    cur = conn.execute(
         "INSERT INTO events (tenant, event_id, type, event, delivered_to, accepted_at)"
-        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, event_id) DO NOTHING RETURNING pos",
+        " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (tenant, event_id) DO NOTHING",
         row,
-    ).fetchone()
-    if fresh is None:
+    )
+    if cur.rowcount != 1:
         seen = conn.execute(
             "SELECT delivered_to FROM events WHERE tenant = ? AND event_id = ?", (tenant, event_id)
         ).fetchone()
@@ -156,7 +157,7 @@ def _deliver(conn: sqlite3.Connection, row: tuple[Any, ...], targets: tuple[str,
     conn.executemany(
         "INSERT INTO mailbox (key, event_id, pos, status) VALUES (?, ?, ?, 'pending')"
         " ON CONFLICT (key, event_id) DO NOTHING",
-        [(key, event_id, fresh[0]) for key in targets],
+        [(key, event_id, cur.lastrowid) for key in targets],
     )
     return Delivery(duplicate=False, agent_keys=targets)
 
