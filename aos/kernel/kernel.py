@@ -17,6 +17,7 @@ from typing import Any
 from aos.brains.base import Brain, BrainFactory
 from aos.errors import AgentNotFound, Conflict, VersionConflict
 from aos.kernel.context import ContextProvider
+from aos.kernel.effects import undeliverable_event
 from aos.kernel.lifecycle import RECEIVING, next_state
 from aos.kernel.notify import NoNotifier, Notifier
 from aos.kernel.policy.governor import Governor
@@ -223,6 +224,23 @@ class Kernel:
         )
         return [await self._delivered(event, receivers, delivery)
                 for event, receivers, delivery in zip(events, routed, deliveries, strict=True)]
+
+    async def publish_effects(self, record: AgentRecord, events: Sequence[Event]) -> list[Published]:
+        """The events one step of `record` emits, in order, accepted in one `deliver_many` (one transaction on
+        the embedded store, where they used to take a commit each). An event whose target is unknown or
+        retired is replaced by an `aos.undeliverable` notice to the sender: nothing is dropped silently."""
+        items: list[tuple[Event, dict[str, AgentRecord]]] = []
+        for event in events:
+            try:
+                items.append((event, await self._receivers(record.tenant, event, record.id)))
+            except (AgentNotFound, Conflict) as e:
+                notice = undeliverable_event(record, event, e.detail)
+                items.append((notice, await self._receivers(record.tenant, notice, None)))
+        deliveries = await self.stores.mailbox.deliver_many(
+            record.tenant, [(event, list(receivers)) for event, receivers in items]
+        )
+        return [await self._delivered(event, receivers, delivery)
+                for (event, receivers), delivery in zip(items, deliveries, strict=True)]
 
     async def _receivers(self, tenant: str, event: Event, sender: str | None) -> dict[str, AgentRecord]:
         receivers: dict[str, AgentRecord] = {}

@@ -18,11 +18,11 @@ from contextlib import AsyncExitStack
 from typing import Any, TypeVar
 
 from aos.brains.base import BrainContext
-from aos.errors import AgentNotFound, AosError, Conflict, StorageError
+from aos.errors import AgentNotFound, AosError, StorageError
 from aos.kernel.context import ContextSession
-from aos.kernel.effects import effect_event, merged_state, undeliverable_event
+from aos.kernel.effects import effect_event, merged_state
 from aos.kernel.policy.step import journaled
-from aos.model import AgentRecord, AgentState, Decision, EmitEffect, Event, NoteEffect, SendEffect
+from aos.model import AgentRecord, AgentState, Decision, EmitEffect, NoteEffect, SendEffect
 from aos.ports import Claim
 
 log = logging.getLogger("aos.kernel.step")
@@ -197,16 +197,7 @@ async def _apply(
         new_state = merged_state(state, decision)
     if new_state is not None and new_state != state:
         await kernel.stores.state.put(record.key, new_state, version)
-    for index, effect in enumerate(decision.effects):
-        if index in blocked:
-            continue
-        if isinstance(effect, (EmitEffect, SendEffect)):
-            await _publish_effect(kernel, record, effect_event(record, seq, index, effect))
-
-
-async def _publish_effect(kernel: Any, record: AgentRecord, event: Event) -> None:
-    try:
-        await kernel.publish(record.tenant, event, sender=record.id)
-    except (AgentNotFound, Conflict) as e:
-        # The target is unknown or retired: tell the sender instead of dropping the message silently.
-        await kernel.publish(record.tenant, undeliverable_event(record, event, e.detail), sender=None)
+    events = [effect_event(record, seq, index, effect) for index, effect in enumerate(decision.effects)
+              if index not in blocked and isinstance(effect, (EmitEffect, SendEffect))]
+    if events:
+        await kernel.publish_effects(record, events)

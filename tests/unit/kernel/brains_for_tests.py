@@ -27,6 +27,12 @@ def forward(ctx: Any, events: list[Any]) -> list[dict[str, Any]]:
     ]
 
 
+def fan_out(ctx: Any, events: list[Any]) -> list[dict[str, Any]]:
+    """Three messages per step: to `sink`, to `nobody` (unknown), then to `sink` again."""
+    return [{"kind": "send", "to": to, "type": "fanned", "data": {"n": i}}
+            for i, to in enumerate(("sink", "nobody", "sink"))]
+
+
 def noop(ctx: Any, events: list[Any]) -> None:
     CALLS[ctx.agent_id] += 1
 

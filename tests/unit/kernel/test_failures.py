@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from aos.brains import Brains
@@ -83,3 +85,27 @@ async def test_a_message_to_an_unknown_agent_comes_back_as_undeliverable(kernel:
     assert claim is not None
     [bounce] = claim.events
     assert bounce.type == "aos.undeliverable" and "sink" in bounce.data["reason"]
+
+
+async def test_a_steps_emissions_are_delivered_together_with_an_unknown_target_bounced_in_place(
+    kernel: Kernel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await kernel.register(TENANT, spec("alpha", entry="fan_out", subscriptions=[{"type": "thing.*"}]))
+    await kernel.register(TENANT, spec("sink"))
+    await kernel.publish(TENANT, event())
+    calls: list[list[str]] = []
+    deliver_many = kernel.stores.mailbox.deliver_many
+
+    async def spy(tenant: str, items: Any) -> Any:
+        calls.append([e.type for e, _ in items])
+        return await deliver_many(tenant, items)
+
+    monkeypatch.setattr(kernel.stores.mailbox, "deliver_many", spy)
+    outcome = await kernel.run_step(f"{TENANT}/alpha")
+    assert outcome is not None and outcome.status == "done" and outcome.effects == 3
+    assert calls == [["fanned", "aos.undeliverable", "fanned"]]  # one delivery for the step's three events
+    sink = await kernel.stores.mailbox.begin_step(f"{TENANT}/sink", "sink", 10)
+    assert sink is not None and [e.data["n"] for e in sink.events] == [0, 2]
+    bounce = await kernel.stores.mailbox.begin_step(f"{TENANT}/alpha", "alpha", 10)
+    assert bounce is not None and [e.type for e in bounce.events] == ["aos.undeliverable"]
+    assert "nobody" in bounce.events[0].data["reason"]
