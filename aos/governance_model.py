@@ -193,7 +193,8 @@ def audit_hash(fields: dict[str, Any], prev: str) -> str:
 def chain_record(tenant: str, seq: int, prev: str, entry: dict[str, Any]) -> AuditRecord:
     """Build the stored record for `entry` (ts, kind, action, actor, agent_id, outcome, details) at `seq`."""
     fields = {"tenant": tenant, "seq": seq, **entry, "prev": prev}
-    return AuditRecord(**fields, hash=audit_hash(fields, prev))
+    # constructed, not validated: `entry` is an `AuditEntry.fields()` (typed), and this runs once per step
+    return AuditRecord.model_construct(**fields, hash=audit_hash(fields, prev))
 
 
 def chain_records(tenant: str, seq: int, prev: str, entries: list[dict[str, Any]]) -> list[AuditRecord]:

@@ -18,6 +18,7 @@ Limitations: needs SQLite built with FTS5 (CPython's bundled SQLite has it); pay
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import sqlite3
 from collections.abc import Sequence
@@ -532,6 +533,7 @@ def _hit(c: sqlite3.Connection, source: str, ref: int, score: float, terms: list
     return SearchHit("journal", row[0], score, cc.snippet(row[2], terms), row[1]) if row else None
 
 
+@functools.lru_cache(maxsize=8192)  # every append names its owner: the hash cost 8 µs of each (bench/wakes.py)
 def _owner(key: str, source: str) -> str:
     return "k" + hashlib.sha1(key.encode()).hexdigest()[:20] + source
 
