@@ -146,6 +146,12 @@ class Mailbox(abc.ABC):
       log: what came in and what agents emitted); `before` is a `pos`; `type_prefix` filters on `type`.
     """
 
+    #: True when the adapter runs its operations in the order they are queued, on one connection, and queues
+    #: `deliver`'s before the call first suspends: an operation queued later (a claim) then sees the delivery,
+    #: committed or not yet. The embedded stores do; the kernel then wakes an in-process host's workers before
+    #: the delivery returns, so the claim can share its commit (see `Kernel.publish`).
+    accepts_in_order: bool = False
+
     @abc.abstractmethod
     async def deliver(self, tenant: str, event: Event, keys: Sequence[str]) -> Delivery: ...
 

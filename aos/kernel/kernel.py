@@ -85,6 +85,12 @@ class Kernel:
         self.notifier: Notifier = notifier if notifier is not None else NoNotifier()
         self.options = options if options is not None else KernelOptions()
         self.fault: FaultHook | None = None
+        #: Wake the receivers before the delivery is queued, not once it is committed: only where the claim their
+        #: step queues is bound to see the delivery (`Mailbox.accepts_in_order`, `Notifier.in_process`). Then the
+        #: delivery and the claim share one group commit, where each took one (bench/wakes.py); the step's events
+        #: still reach its brain only once committed, since the claim returns after the commit that holds both.
+        #: A duplicate event wakes its receivers for nothing: their claim finds no new mail.
+        self._wake_first = stores.mailbox.accepts_in_order and self.notifier.in_process
         self.running: set[str] = set()
         self._brain_cache: OrderedDict[tuple[str, int], Brain] = OrderedDict()
         self._route_cache: OrderedDict[tuple[str, str], list[AgentRecord]] = OrderedDict()
@@ -210,6 +216,8 @@ class Kernel:
         The explicit target (extension `aostarget`) must exist and not be retired; subscribers are matched
         by type, source and subject. An agent's own emissions do not wake itself unless it is the target."""
         receivers = await self._receivers(tenant, event, sender)
+        if self._wake_first:
+            await self._wake(receivers)
         delivery = await self.stores.mailbox.deliver(tenant, event, list(receivers))
         return await self._delivered(event, receivers, delivery)
 
@@ -219,6 +227,9 @@ class Kernel:
         non-receiving target raises and nothing is accepted), then all accepted in one `deliver_many`: one
         transaction on the embedded store, so all of them or none."""
         routed = [await self._receivers(tenant, event, sender) for event in events]
+        if self._wake_first:
+            for receivers in routed:
+                await self._wake(receivers)
         deliveries = await self.stores.mailbox.deliver_many(
             tenant, [(event, list(receivers)) for event, receivers in zip(events, routed, strict=True)]
         )
@@ -236,6 +247,9 @@ class Kernel:
             except (AgentNotFound, Conflict) as e:
                 notice = undeliverable_event(record, event, e.detail)
                 items.append((notice, await self._receivers(record.tenant, notice, None)))
+        if self._wake_first:
+            for _, receivers in items:
+                await self._wake(receivers)
         deliveries = await self.stores.mailbox.deliver_many(
             record.tenant, [(event, list(receivers)) for event, receivers in items]
         )
@@ -255,11 +269,14 @@ class Kernel:
                 receivers.setdefault(record.key, record)
         return receivers
 
+    async def _wake(self, receivers: dict[str, AgentRecord]) -> None:
+        for key, record in receivers.items():
+            if record.state is AgentState.ACTIVE:
+                await self.notifier.notify(key)
+
     async def _delivered(self, event: Event, receivers: dict[str, AgentRecord], delivery: Delivery) -> Published:
-        if not delivery.duplicate:
-            for key, record in receivers.items():
-                if record.state is AgentState.ACTIVE:
-                    await self.notifier.notify(key)
+        if not delivery.duplicate and not self._wake_first:
+            await self._wake(receivers)
         names = tuple(split_key(k)[1] for k in (delivery.agent_keys or tuple(receivers)))
         return Published(event_id=event.id, duplicate=delivery.duplicate, delivered_to=names)
 

@@ -8,6 +8,10 @@ import abc
 
 
 class Notifier(abc.ABC):
+    #: True for a notifier that only wakes workers of this process and never suspends in `notify` (the
+    #: embedded host's ready queue): see `Mailbox.accepts_in_order`.
+    in_process: bool = False
+
     @abc.abstractmethod
     async def notify(self, key: str) -> None:
         """Schedule a step for the agent with this key. Must not block on the step itself."""

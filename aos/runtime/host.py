@@ -60,6 +60,8 @@ def settle_heap(full_pass_every_s: float = FULL_PASS_EVERY_S) -> None:
 
 
 class ReadyQueue(Notifier):
+    in_process = True  # `notify` never suspends: it queues the key and wakes a worker of this process
+
     def __init__(self) -> None:
         self._order: deque[str] = deque()
         self._queued: set[str] = set()

@@ -45,6 +45,8 @@ class _Box:
 
 
 class MemoryMailbox(Mailbox):
+    accepts_in_order = True  # no I/O: a delivery is done before `deliver` returns
+
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._log: dict[int, AcceptedEvent] = {}

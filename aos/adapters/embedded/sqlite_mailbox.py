@@ -165,6 +165,8 @@ def _deliver(conn: sqlite3.Connection, row: tuple[Any, ...], targets: tuple[str,
 class SqliteMailbox(Mailbox):
     """See the module docstring. Limitations: one process per database file (see `SqliteDatabase`)."""
 
+    accepts_in_order = True  # one connection (or none), operations in the order they are queued
+
     def __init__(self, db: SqliteDatabase, clock: Clock) -> None:
         self._db = db
         self._clock = clock
