@@ -68,6 +68,8 @@ CREATE TABLE IF NOT EXISTS ctx_archive (
   entries INTEGER NOT NULL, bytes INTEGER NOT NULL, summary_id TEXT NOT NULL, created_us INTEGER NOT NULL,
   PRIMARY KEY (key, name)) WITHOUT ROWID;
 CREATE VIRTUAL TABLE IF NOT EXISTS ctx_fts USING fts5(owner, body, tokenize='porter unicode61');
+-- No automatic merging: `_index_queued` merges a bounded amount after each batch (see MERGE_PAGES).
+INSERT INTO ctx_fts (ctx_fts, rank) VALUES ('automerge', 0);
 CREATE TABLE IF NOT EXISTS ctx_fts_queue (rowid INTEGER PRIMARY KEY, owner TEXT NOT NULL, body TEXT NOT NULL);
 """
 
@@ -78,6 +80,11 @@ _QUEUE_INSERT = "INSERT INTO ctx_fts_queue (rowid, owner, body) VALUES (?,?,?)"
 #: adds merge work in proportion: 256 at a time stalled the loop for 3.5 ms typically and up to 20 ms at
 #: 1,000 events/s (bench/wakes.py); 64 at a time, 0.9 ms and up to 9-15 ms, at the same CPU per event.
 INDEX_BATCH = 64
+#: After each batch moves into the index, FTS5 merges its segments until about this many pages are written.
+#: Why not FTS5's own automatic merging: it merges in bursts, and one burst stopped the event loop for up to
+#: 20-23 ms at 600 events/s (bench/wakes.py); bounded merges took at most 6.7 ms, at ~3 µs more per entry, with
+#: the index as large as before (the merges keep up). Should they fall behind, FTS5's crisis merge still runs.
+MERGE_PAGES = 50
 _ENTRY_COLS = "id, seq, ts_us, kind, text, data, blob, size"
 
 
@@ -100,6 +107,7 @@ class SqliteContextStore(ContextStore):
         if c.execute("SELECT 1 FROM ctx_fts_queue LIMIT 1").fetchone() is not None:
             c.execute("INSERT INTO ctx_fts (rowid, owner, body) SELECT rowid, owner, body FROM ctx_fts_queue")
             c.execute("DELETE FROM ctx_fts_queue")
+            c.execute("INSERT INTO ctx_fts (ctx_fts, rank) VALUES ('merge', ?)", (MERGE_PAGES,))
         self._queued = 0
 
     # ------------------------------------------------------------ blocks

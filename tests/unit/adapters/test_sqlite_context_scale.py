@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aos.adapters.embedded.context_sqlite import SqliteContextStore, _owner
+from aos.adapters.embedded.context_sqlite import INDEX_BATCH, MERGE_PAGES, SqliteContextStore, _owner
 from aos.adapters.embedded.sqlite import SqliteDatabase
 from aos.ports import ContextStats, NewEntry
 from tests.contract.test_context_store import DictBlobs
@@ -77,6 +77,8 @@ def _fill_indexed(conn: sqlite3.Connection, entries: int, blocks: int) -> None:
         "WHERE key = ? AND label = ?",
         ((block, f"b{i}\nblock {i}: a careful support agent", KEY, f"b{i}") for i in range(blocks)),
     )
+    for _ in range((entries + blocks) // INDEX_BATCH):  # the bounded merge the adapter runs after each batch
+        conn.execute("INSERT INTO ctx_fts (ctx_fts, rank) VALUES ('merge', ?)", (MERGE_PAGES,))
 
 
 @asynccontextmanager
