@@ -325,6 +325,7 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
             Figure("peak RSS (MB)", f"{peak_rss_mb():.0f}"),
         ]
         _show(figures)
+
         print(f"phase 2: open loop at {args.rate:,.0f} events/s for {args.seconds:.0f}s → {args.agents:,} agents")
         db = system.stores.mailbox._db  # type: ignore[attr-defined]  # bench-only peek at the adapter
         cpu0, wall0, commits0, restarts0 = time.process_time(), time.perf_counter(), db.commits, db.wal_restarts
@@ -362,8 +363,8 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
             _show([carried])
             second.append(carried)
         if args.batch > 1:
-            print(f"phase 1b: {args.events:,} more events, published {args.batch} a call (`publish_many`); run after "
-                  "phase 2, which so runs on the same store as ever")
+            print(f"phase 1b: {args.events:,} more events, published {args.batch} a call (`publish_many`), "
+                  "after phase 2 so that phase 2 runs on the store phase 1 left")
             done_before = await processed_in_store(system)
             b = await throughput(system, tracker, args.agents, args.events, args.publishers, args.batch, "b")
             in_store_b = await processed_in_store(system) - done_before

@@ -89,11 +89,10 @@ class _StepsAtOnce(Notifier):
 
 async def _commits_for_one_event(tmp_path: Path, in_process: bool) -> int:
     """Commits from publishing one event to its agent's finished step, the agent woken as `in_process` says."""
-    stores = await open_sqlite(tmp_path)
+    stores, brains = await open_sqlite(tmp_path), Brains(Config())
     notifier = _StepsAtOnce(in_process)
     # as the embedded host runs it: records cached, so a step reads no record before its claim
-    kernel = notifier.kernel = Kernel(stores, Brains(Config()), notifier=notifier,
-                                      options=KernelOptions(record_cache_size=10))
+    kernel = notifier.kernel = Kernel(stores, brains, notifier=notifier, options=KernelOptions(record_cache_size=10))
     try:
         await kernel.register(TENANT, spec("alpha", subscriptions=[{"type": "*"}]))
         await kernel.run_step(f"{TENANT}/alpha")  # warm: policies and budgets read once
@@ -111,6 +110,7 @@ async def _commits_for_one_event(tmp_path: Path, in_process: bool) -> int:
         assert [await step for step in notifier.steps] == ([None] if in_process else [])
         return used
     finally:
+        await brains.aclose()
         await stores.close()
 
 
