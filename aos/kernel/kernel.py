@@ -226,15 +226,7 @@ class Kernel:
         """`publish` for each event, in order, with every event routed before any is accepted (an unknown or
         non-receiving target raises and nothing is accepted), then all accepted in one `deliver_many`: one
         transaction on the embedded store, so all of them or none."""
-        routed = [await self._receivers(tenant, event, sender) for event in events]
-        if self._wake_first:
-            for receivers in routed:
-                await self._wake(receivers)
-        deliveries = await self.stores.mailbox.deliver_many(
-            tenant, [(event, list(receivers)) for event, receivers in zip(events, routed, strict=True)]
-        )
-        return [await self._delivered(event, receivers, delivery)
-                for event, receivers, delivery in zip(events, routed, deliveries, strict=True)]
+        return await self._accept(tenant, [(event, await self._receivers(tenant, event, sender)) for event in events])
 
     async def publish_effects(self, record: AgentRecord, events: Sequence[Event]) -> list[Published]:
         """The events one step of `record` emits, in order, accepted in one `deliver_many` (one transaction on
@@ -247,11 +239,15 @@ class Kernel:
             except (AgentNotFound, Conflict) as e:
                 notice = undeliverable_event(record, event, e.detail)
                 items.append((notice, await self._receivers(record.tenant, notice, None)))
+        return await self._accept(record.tenant, items)
+
+    async def _accept(self, tenant: str, items: list[tuple[Event, dict[str, AgentRecord]]]) -> list[Published]:
+        """Routed events (each with its receivers) into one `deliver_many`, their receivers woken."""
         if self._wake_first:
             for _, receivers in items:
                 await self._wake(receivers)
         deliveries = await self.stores.mailbox.deliver_many(
-            record.tenant, [(event, list(receivers)) for event, receivers in items]
+            tenant, [(event, list(receivers)) for event, receivers in items]
         )
         return [await self._delivered(event, receivers, delivery)
                 for (event, receivers), delivery in zip(items, deliveries, strict=True)]
