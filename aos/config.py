@@ -52,6 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_SCHEDULER_INTERVAL_S", "1.0", "local", "How often the embedded host checks for due cron wakes."),
     Setting("AOS_SWEEP_INTERVAL_S", "5.0", "local",
             "How often the embedded self-heal sweep re-wakes agents with unprocessed mail."),
+    Setting("AOS_LOOP_LAG_WARN_MS", "100", "local",
+            "Log a warning (with what was running) when the embedded host's event loop falls this far behind; "
+            "`0` turns the watch off. Counted in `/api/health` under `runtime.loop_lag`."),
     Setting("AOS_OPENAI_BASE_URL", None, "both",
             "OpenAI-compatible chat endpoint for `openai` brains (Azure OpenAI: https://NAME.openai.azure.com/"
             "openai/v1)."),
@@ -173,6 +176,7 @@ class Config:
     log_level: str = "INFO"
     scheduler_interval_s: float = 1.0
     sweep_interval_s: float = 5.0
+    loop_lag_warn_ms: float = 100.0
     openai_base_url: str | None = None
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str | None = None
@@ -217,6 +221,7 @@ class Config:
             log_level=(_get(env, "AOS_LOG_LEVEL") or "INFO").upper(),
             scheduler_interval_s=float(_number(env, "AOS_SCHEDULER_INTERVAL_S", float, 0.01)),
             sweep_interval_s=float(_number(env, "AOS_SWEEP_INTERVAL_S", float, 0.05)),
+            loop_lag_warn_ms=float(_number(env, "AOS_LOOP_LAG_WARN_MS", float, 0)),
             openai_base_url=_get(env, "AOS_OPENAI_BASE_URL"),
             openai_api_key=_get(env, "AOS_OPENAI_API_KEY"),
             openai_model=_get(env, "AOS_OPENAI_MODEL"),

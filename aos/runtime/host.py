@@ -19,6 +19,7 @@ import time
 from collections import deque
 
 from aos.kernel import Kernel, Notifier
+from aos.runtime.lag import LoopLag
 
 log = logging.getLogger("aos.runtime")
 
@@ -133,6 +134,7 @@ class EmbeddedRuntime:
         workers: int = 4,
         scheduler_interval_s: float = 1.0,
         sweep_interval_s: float = 5.0,
+        lag_threshold_s: float | None = None,
     ) -> None:
         self.kernel = kernel
         self.queue = queue
@@ -145,11 +147,14 @@ class EmbeddedRuntime:
         self.steps_done = 0
         self.steps_failed = 0
         self.started_at = time.monotonic()
+        self.lag = LoopLag(lag_threshold_s) if lag_threshold_s else None
 
     async def start(self) -> None:
         if self._started:
             raise RuntimeError("already started")
         self._started = True
+        if self.lag is not None:
+            self.lag.start()
         recovered = await self.kernel.sweep()
         if recovered:
             log.info("recovering %d agent(s) with unprocessed mail", len(recovered))
@@ -170,6 +175,8 @@ class EmbeddedRuntime:
         for task in pending:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.lag is not None:
+            self.lag.stop()
         if pending:
             log.warning("%d step(s) abandoned at shutdown; they resume on the next start", len(pending))
 
@@ -215,4 +222,5 @@ class EmbeddedRuntime:
             "running": len(self.queue.running),
             "steps_done": self.steps_done,
             "steps_failed": self.steps_failed,
+            "loop_lag": self.lag.stats() if self.lag is not None else None,
         }

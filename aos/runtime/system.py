@@ -128,6 +128,7 @@ class _SystemContext:
             runtime = EmbeddedRuntime(
                 kernel, queue, workers=config.workers,
                 scheduler_interval_s=config.scheduler_interval_s, sweep_interval_s=config.sweep_interval_s,
+                lag_threshold_s=config.loop_lag_warn_ms / 1000,
             )
             if run:
                 await runtime.start()

@@ -22,7 +22,7 @@ FIGURES = (
     "peak RSS (MB)",
     "fixed-rate latency p50 (ms)",
     "fixed-rate latency p99 (ms)",
-    "longest loop stall (ms) / full GCs",
+    "longest loop lag (ms) / full GCs",
     "host speed",
     "boot: process start → ready (s)",
     "RSS after boot (MB)",
