@@ -297,6 +297,7 @@ async def phases_1_2(args: argparse.Namespace, data_dir: Path) -> tuple[list[Fig
     figures: list[Figure] = []
     async with System.open(bench_config(data_dir, args.workers)) as system:  # type: ignore[arg-type]
         settle_heap()  # as `aos up` does once it is listening
+        system.runtime.watch_loop()  # type: ignore[attr-defined]
         tracker = Tracker(system.kernel)
         reg_s = await register_agents(system.kernel, args.agents)
         workers = system.runtime.stats()["workers"]

@@ -153,14 +153,19 @@ class EmbeddedRuntime:
         if self._started:
             raise RuntimeError("already started")
         self._started = True
-        if self.lag is not None:
-            self.lag.start()
         recovered = await self.kernel.sweep()
         if recovered:
             log.info("recovering %d agent(s) with unprocessed mail", len(recovered))
         self._tasks = [asyncio.create_task(self._worker(i), name=f"aos-worker-{i}") for i in range(self._workers)]
         self._tasks.append(asyncio.create_task(self._every(self._scheduler_interval, self._tick), name="aos-cron"))
         self._tasks.append(asyncio.create_task(self._every(self._sweep_interval, self._sweep), name="aos-sweep"))
+
+    def watch_loop(self) -> None:
+        """Start watching the event loop's lag (`aos.runtime.lag`), once the host has booted: booting imports
+        and builds for a few hundred milliseconds, which would only be reported as noise. Idempotent; a no-op
+        when the watch is off (`AOS_LOOP_LAG_WARN_MS=0`) or the runtime has stopped."""
+        if self.lag is not None and not self.lag.watching and not self._stopped:
+            self.lag.start()
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
         """Idempotent. Finishes in-flight steps within `grace_s`, then cancels what is left."""

@@ -67,6 +67,10 @@ class LoopLag:
         self._thread = threading.Thread(target=self._watch, name="aos-loop-lag", daemon=True)
         self._thread.start()
 
+    @property
+    def watching(self) -> bool:
+        return self._thread is not None and not self._stop.is_set()
+
     def stop(self) -> None:
         """Idempotent."""
         if self._thread is None or self._stop.is_set():
@@ -84,7 +88,7 @@ class LoopLag:
         self.recent.clear()
 
     def stats(self) -> dict[str, Any]:
-        return {"threshold_ms": round(self.threshold_s * 1000, 1), "lags": self.lags,
+        return {"watching": self.watching, "threshold_ms": round(self.threshold_s * 1000, 1), "lags": self.lags,
                 "longest_ms": round(self.longest_s * 1000, 1), "last": self.last}
 
     # ------------------------------------------------------------ on the loop
@@ -145,6 +149,7 @@ def _frames(frame: Any) -> list[str]:
     while frame is not None and len(out) < FRAMES:
         code = frame.f_code
         path = Path(code.co_filename)
-        out.append(f"{path.parent.name}/{path.name}:{frame.f_lineno} {code.co_name}")
+        where = f"{path.parent.name}/{path.name}" if path.parent.name else path.name
+        out.append(f"{where}:{frame.f_lineno} {code.co_name}")
         frame = frame.f_back
     return out[::-1]

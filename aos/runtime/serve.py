@@ -75,7 +75,7 @@ async def _serve(config: Config, samples: bool) -> None:
             create_app(sys), host=config.host, port=config.port, log_level=config.log_level.lower(),
             lifespan="on", access_log=False,
         ))
-        announce = asyncio.create_task(_announce_when_listening(server, _banner(sys, registered)))
+        announce = asyncio.create_task(_announce_when_listening(server, sys, _banner(sys, registered)))
         try:
             await server.serve()
         except SystemExit:  # uvicorn exits the process when it cannot bind; say why instead
@@ -93,11 +93,12 @@ class AddressUnavailable(AosError):
     status, kind, title = 503, "address-unavailable", "Cannot listen"
 
 
-async def _announce_when_listening(server: uvicorn.Server, banner: str) -> None:
+async def _announce_when_listening(server: uvicorn.Server, sys: System, banner: str) -> None:
     """Print where to look once the socket is bound, not before (a taken port must not print "AOS is up")."""
     while not server.started:
         await asyncio.sleep(0.02)
     settle_heap()  # booted: what exists now lives as long as the process
+    sys.runtime.watch_loop()
     print(banner, flush=True)
 
 

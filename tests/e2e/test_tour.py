@@ -35,7 +35,10 @@ def test_make_run_boots_with_the_samples_and_stops_cleanly(tmp_path: Path) -> No
     try:
         with server.client() as api:
             ids = [a["id"] for a in api.get("/api/agents").json()["items"]]
-        assert ids == ["billing-desk", "reporter", "tech-desk", "triage"]
+            assert ids == ["billing-desk", "reporter", "tech-desk", "triage"]
+            # once listening, the host watches its event loop's lag (from then on: booting is not reported)
+            wait_until(lambda: api.get("/api/health").json()["runtime"]["loop_lag"]["watching"],
+                       what="the lag watch")
     finally:
         assert server.stop() in (0, 2, -15)  # make itself may die of the SIGTERM its process group got
     banner = server.log.read_text()

@@ -79,3 +79,32 @@ def test_a_loop_that_keeps_up_reports_nothing_and_stop_ends_the_watch() -> None:
 def test_the_threshold_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         LoopLag(0)
+
+
+def test_the_host_watches_from_watch_loop_until_shutdown_and_not_at_all_when_off() -> None:
+    from aos.config import Config
+    from aos.runtime import System
+
+    async def check() -> None:
+        async with System.open(Config(backend="memory", admin_key="k" * 24)) as system:
+            lag = system.runtime.lag
+            assert lag is not None and not lag.watching  # booting is not watched
+            system.runtime.watch_loop()
+            system.runtime.watch_loop()  # idempotent
+            assert lag.watching and system.runtime.stats()["loop_lag"]["watching"] is True
+        assert not lag.watching  # shutdown stopped it
+        async with System.open(Config(backend="memory", admin_key="k" * 24, loop_lag_warn_ms=0)) as system:
+            system.runtime.watch_loop()
+            assert system.runtime.lag is None and system.runtime.stats()["loop_lag"] is None
+
+    asyncio.run(check())
+
+
+def test_the_threshold_is_read_from_the_environment_and_checked() -> None:
+    from aos.config import Config
+    from aos.errors import NotConfigured
+
+    assert Config.load({}).loop_lag_warn_ms == 100.0
+    assert Config.load({"AOS_LOOP_LAG_WARN_MS": "20"}).loop_lag_warn_ms == 20.0
+    with pytest.raises(NotConfigured, match="AOS_LOOP_LAG_WARN_MS"):
+        Config.load({"AOS_LOOP_LAG_WARN_MS": "-5"})
