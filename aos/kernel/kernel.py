@@ -308,7 +308,8 @@ class Kernel:
         """One step of one agent; None when it is not active or has no mail. Callers serialize per key."""
         from aos.kernel.step import run_step
 
-        return await run_step(self, key)
+        outcome: StepOutcome | None = await run_step(self, key)
+        return outcome
 
     def brain_for(self, record: AgentRecord) -> Brain:
         cache_key = (record.key, record.version if record.version else 0)

@@ -85,7 +85,8 @@ class SqliteAuditLog(AuditLog):
         self, tenant: str, *, before: int | None = None, limit: int = 50, kind: str | None = None,
         action_prefix: str | None = None, agent_id: str | None = None,
     ) -> list[AuditRecord]:
-        sql, args = "SELECT record FROM audit WHERE tenant = ?", [tenant]
+        sql = "SELECT record FROM audit WHERE tenant = ?"
+        args: list[object] = [tenant]
         if before is not None:
             sql, args = sql + " AND seq < ?", [*args, before]
         if kind:
