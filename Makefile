@@ -35,6 +35,7 @@ run: $(STAMP)
 
 test: $(STAMP) $(INFRA_STAMP) $(NPM_STAMP)
 	$(BIN)/ruff check aos mcp_servers tests bench
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
@@ -42,6 +43,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check aos mcp_servers tests bench
+	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .aos .pytest_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .aos .pytest_cache .mypy_cache

@@ -39,12 +39,18 @@ class Verdict(str, Enum):
     REQUIRE_APPROVAL = "require_approval"
 
 
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+def _every_day() -> list[Weekday]:
+    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
 class TimeWindow(BaseModel):
     """Matches when the wall clock (UTC) is inside [start, end) on one of `days` (end < start wraps midnight)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-    days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
-        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"])
+    days: list[Weekday] = Field(default_factory=_every_day)
     start: str = Field(default="00:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     end: str = Field(default="24:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 

@@ -50,8 +50,9 @@ def _event(fields: Any, index: int | None, who: Caller) -> Event:
     try:
         return Event.model_validate(fields)
     except ValidationError as e:
-        errors = [{"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"], "type": err["type"]}
-                  for err in e.errors()]
+        errors: list[dict[str, object]] = [
+            {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"], "type": err["type"]}
+            for err in e.errors()]
         detail = "; ".join(f"{err['loc'] or 'event'}: {err['msg']}" for err in errors[:5])
         raise ValidationFailed(f"{where}not a valid CloudEvent: {detail}", errors=errors) from e
 
@@ -79,8 +80,8 @@ async def publish(request: Request, who: Annotated[Caller, governed("events.publ
         if not 1 <= len(payload) <= MAX_BATCH:
             raise ValidationFailed(f"a batch holds 1-{MAX_BATCH} events, got {len(payload)}")
         events = [_event(item, i, who) for i, item in enumerate(payload)]  # all valid before any is accepted
-        for e in events:  # all allowed before any is accepted
-            await check_call(request, who, "events.publish", event_type=e.type, target=e.target, payload=e.data)
+        for ev in events:  # all allowed before any is accepted
+            await check_call(request, who, "events.publish", event_type=ev.type, target=ev.target, payload=ev.data)
         results = await kernel.publish_many(who.tenant, events, sender=who.agent_id)  # all or none accepted
         return [PublishResult(id=r.event_id, duplicate=r.duplicate, delivered_to=list(r.delivered_to))
                 for r in results]

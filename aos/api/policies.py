@@ -48,8 +48,9 @@ async def _document(request: Request) -> PolicyDocument:
     try:
         return PolicyDocument.model_validate(data)
     except ValidationError as e:
-        errors = [{"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"], "type": err["type"]}
-                  for err in e.errors()]
+        errors: list[dict[str, object]] = [
+            {"loc": ".".join(str(p) for p in err["loc"]), "msg": err["msg"], "type": err["type"]}
+            for err in e.errors()]
         detail = "; ".join(f"{err['loc'] or 'document'}: {err['msg']}" for err in errors[:5])
         raise ValidationFailed(f"not a valid policy document: {detail}", errors=errors) from e
 

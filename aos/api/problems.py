@@ -68,8 +68,9 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UnicodeError)
     async def _unicode(request: Request, e: UnicodeError) -> JSONResponse:
         # e.g. a JSON string with a lone surrogate ("\ud800"): valid JSON, not valid text
+        reason = getattr(e, "reason", e)  # a bare UnicodeError (the idna codec's, say) has no `reason`
         return problem(400, "malformed-request", "Malformed request",
-                       f"the request holds text that is not valid Unicode: {e.reason}", request.url.path)
+                       f"the request holds text that is not valid Unicode: {reason}", request.url.path)
 
     @app.exception_handler(RecursionError)
     async def _too_deep(request: Request, e: RecursionError) -> JSONResponse:

@@ -161,8 +161,9 @@ class OpenAIBrain(Brain):
             if name.startswith(CONTEXT_PREFIX) and session is not None:
                 await ctx.check(f"tool.call:{name}")  # a denial goes back to the model as the tool's error
                 return json.dumps(await session.call(name[len(CONTEXT_PREFIX):], args), default=str)
-            effect = {"emit_event": EmitEffect, "send_message": SendEffect, "set_state": StateEffect,
-                      "note": NoteEffect}[name].model_validate(args)
+            kinds: dict[str, type[EmitEffect | SendEffect | StateEffect | NoteEffect]] = {
+                "emit_event": EmitEffect, "send_message": SendEffect, "set_state": StateEffect, "note": NoteEffect}
+            effect = kinds[name].model_validate(args)
         except KeyError:
             return json.dumps({"error": f"unknown tool '{name}'"})
         except (ValueError, AosError) as e:

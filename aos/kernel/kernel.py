@@ -7,6 +7,7 @@ kernel knows lives in the ports, so any host instance can serve any call.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -222,13 +223,13 @@ class Kernel:
         return await self._delivered(event, receivers, delivery)
 
     async def publish_many(self, tenant: str, events: Sequence[Event], *, sender: str | None = None
-                           ) -> list[Published]:
+                           ) -> builtins.list[Published]:
         """`publish` for each event, in order, with every event routed before any is accepted (an unknown or
         non-receiving target raises and nothing is accepted), then all accepted in one `deliver_many`: one
         transaction on the embedded store, so all of them or none."""
         return await self._accept(tenant, [(event, await self._receivers(tenant, event, sender)) for event in events])
 
-    async def publish_effects(self, record: AgentRecord, events: Sequence[Event]) -> list[Published]:
+    async def publish_effects(self, record: AgentRecord, events: Sequence[Event]) -> builtins.list[Published]:
         """The events one step of `record` emits, in order, accepted in one `deliver_many` (one transaction on
         the embedded store, where they used to take a commit each). An event whose target is unknown or
         retired is replaced by an `aos.undeliverable` notice to the sender: nothing is dropped silently."""
@@ -241,7 +242,8 @@ class Kernel:
                 items.append((notice, await self._receivers(record.tenant, notice, None)))
         return await self._accept(record.tenant, items)
 
-    async def _accept(self, tenant: str, items: list[tuple[Event, dict[str, AgentRecord]]]) -> list[Published]:
+    async def _accept(self, tenant: str, items: builtins.list[tuple[Event, dict[str, AgentRecord]]]
+                      ) -> builtins.list[Published]:
         """Routed events (each with its receivers) into one `deliver_many`, their receivers woken."""
         if self._wake_first:
             for _, receivers in items:
@@ -276,7 +278,7 @@ class Kernel:
         names = tuple(split_key(k)[1] for k in (delivery.agent_keys or tuple(receivers)))
         return Published(event_id=event.id, duplicate=delivery.duplicate, delivered_to=names)
 
-    async def _subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]:
+    async def _subscribers(self, tenant: str, event_type: str) -> builtins.list[AgentRecord]:
         cache_key = (tenant, event_type)
         cached = self._route_cache.get(cache_key)
         if cached is not None:
@@ -288,11 +290,11 @@ class Kernel:
             self._route_cache.popitem(last=False)
         return found
 
-    async def events(self, tenant: str, **filters: Any) -> list[AcceptedEvent]:
+    async def events(self, tenant: str, **filters: Any) -> builtins.list[AcceptedEvent]:
         return await self.stores.mailbox.events(tenant, **filters)
 
     async def steps(self, tenant: str, agent_id: str, *, limit: int = 20, before: int | None = None
-                    ) -> list[StepRecord]:
+                    ) -> builtins.list[StepRecord]:
         await self.get(tenant, agent_id)
         return await self.stores.mailbox.steps(agent_key(tenant, agent_id), limit=limit, before=before)
 
@@ -306,7 +308,8 @@ class Kernel:
         """One step of one agent; None when it is not active or has no mail. Callers serialize per key."""
         from aos.kernel.step import run_step
 
-        return await run_step(self, key)
+        outcome: StepOutcome | None = await run_step(self, key)
+        return outcome
 
     def brain_for(self, record: AgentRecord) -> Brain:
         cache_key = (record.key, record.version if record.version else 0)
@@ -318,7 +321,7 @@ class Kernel:
                 self._brain_cache.popitem(last=False)
         return brain
 
-    async def tick(self, now: datetime | None = None, limit: int = 500) -> list[str]:
+    async def tick(self, now: datetime | None = None, limit: int = 500) -> builtins.list[str]:
         """Deliver due cron wakes and advance each agent's `next_wake_at`. Returns the woken agent keys.
 
         Publish first, then advance: a crash in between re-publishes the same timer event id on the next
@@ -340,7 +343,7 @@ class Kernel:
             await self.governance.tick()
         return woken
 
-    async def sweep(self, limit: int = 1000) -> list[str]:
+    async def sweep(self, limit: int = 1000) -> builtins.list[str]:
         """Re-notify active agents whose mailbox has work (lost notifications, crashed steps): invariant 1."""
         renotified: list[str] = []
         for key in await self.stores.mailbox.keys_with_work(limit):

@@ -75,7 +75,7 @@ def context_provider(stores: Stores) -> ContextProvider | None:
         return None
     from mcp_servers.context import ContextMCPProvider
 
-    return ContextMCPProvider(stores.context, stores.blobs)  # type: ignore[no-any-return]
+    return ContextMCPProvider(stores.context, stores.blobs)
 
 
 def entra_verifier(config: Config) -> EntraVerifier | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import abc
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,7 @@ def classify(body: bytes) -> McpCall | None:
         return None
     if not isinstance(msg, dict) or not isinstance(msg.get("method"), str):
         return None
-    method, params = msg["method"], msg.get("params") if isinstance(msg.get("params"), dict) else {}
+    method, params = msg["method"], given if isinstance(given := msg.get("params"), dict) else {}
     if method == "tools/call":
         name = params.get("name")
         tool = name if isinstance(name, str) else ""
@@ -88,7 +89,7 @@ def _resource_kind(uri: Any) -> str | None:
     return "journal" if uri.endswith("/journal") else "other"
 
 
-def outcome(messages: list[dict[str, Any]]) -> str:
+def outcome(messages: Sequence[Mapping[str, Any]]) -> str:
     """`ok` or `error`, from the buffered response of one request (JSON-RPC error or a tool's isError)."""
     status = next((int(m["status"]) for m in messages if m["type"] == "http.response.start"), 500)
     if status >= 400:

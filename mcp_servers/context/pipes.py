@@ -25,7 +25,7 @@ import stat
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from typing import BinaryIO
+from typing import BinaryIO, Literal
 
 import anyio
 import mcp_types as types
@@ -51,7 +51,7 @@ async def pipe_stdio() -> AsyncIterator[Streams]:
     """Yield (read stream, write stream) for `Server.run`, serving the process's stdin and stdout."""
     if sys.platform == "win32" or not (_is_pipe_like(0) and _is_pipe_like(1)):
         async with stdio_server() as streams:
-            yield streams  # type: ignore[misc]
+            yield streams
         return
     wire_in, wire_out = os.dup(0), os.dup(1)
     null = os.open(os.devnull, os.O_RDONLY)
@@ -69,7 +69,7 @@ async def pipe_stdio() -> AsyncIterator[Streams]:
             os.close(wire)
 
 
-def _wire(fd: int, mode: str) -> BinaryIO:
+def _wire(fd: int, mode: Literal["rb", "wb"]) -> BinaryIO:
     """A file object over `fd` that leaves it open when the transport closes (`pipe_stdio` restores it)."""
     return os.fdopen(fd, mode, buffering=0, closefd=False)
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -62,7 +62,7 @@ class BlobApi(abc.ABC):
     async def exists(self, name: str) -> bool: ...
 
     @abc.abstractmethod
-    def list(self, prefix: str, page_size: int) -> AsyncIterator[BlobItem]: ...
+    def list(self, prefix: str, page_size: int) -> AsyncGenerator[BlobItem, None]: ...
 
     @abc.abstractmethod
     async def close(self) -> None: ...
@@ -97,7 +97,7 @@ class SdkBlobApi(BlobApi):
     async def exists(self, name: str) -> bool:
         return bool(await self._container.get_blob_client(name).exists())
 
-    async def list(self, prefix: str, page_size: int) -> AsyncIterator[BlobItem]:
+    async def list(self, prefix: str, page_size: int) -> AsyncGenerator[BlobItem, None]:
         pages = self._container.list_blobs(name_starts_with=prefix or None, include=["metadata"],
                                            results_per_page=page_size).by_page()
         async for page in pages:

@@ -12,6 +12,7 @@ to compute its SHA-256; one process per directory. Limitations (memory): not dur
 from __future__ import annotations
 
 import asyncio
+import builtins
 import hashlib
 import os
 import uuid
@@ -176,7 +177,7 @@ class FileBlobStore(BlobStore):
                 return
             folder = folder.parent
 
-    def _list_sync(self, prefix: str) -> list[BlobRef]:
+    def _list_sync(self, prefix: str) -> builtins.list[BlobRef]:
         start = self.root.joinpath(*prefix.split("/")[:-1]) if "/" in prefix else self.root
         if not start.is_dir():
             return []

@@ -23,7 +23,7 @@ import hashlib
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from aos.adapters.embedded import context_common as cc
 from aos.adapters.embedded.sqlite import SqliteDatabase
@@ -171,10 +171,10 @@ class SqliteContextStore(ContextStore):
             cc.check_limit(size, lim, label)
             inline = None if blob else stored
             if cur is None:
-                rowid = c.execute(
+                rowid = cast(int, c.execute(  # an INSERT always sets lastrowid
                     "INSERT INTO ctx_block VALUES (?,?,?,?,?,?,?,1,?,?)",
                     (key, label, kind, inline, blob, size, lim, new_etag, _us(now)),
-                ).lastrowid
+                ).lastrowid)
                 version = 1
                 _add_blocks(c, key, 1, size)
             else:
@@ -285,7 +285,8 @@ class SqliteContextStore(ContextStore):
     ) -> JournalPage:
         if not 1 <= limit <= 1000:
             raise ValidationFailed(f"limit {limit} is out of range 1..1000")
-        where, args = ["key = ?"], [key]
+        where: list[str] = ["key = ?"]
+        args: list[object] = [key]
         if cursor:
             where.append("seq < ?" if newest_first else "seq > ?")
             args.append(cc.decode_cursor(cursor))
@@ -396,7 +397,7 @@ class SqliteContextStore(ContextStore):
                 (key,),
             ).fetchall()
         )
-        return [ArchiveInfo(*r[:6], _dt(r[6])) for r in rows]
+        return [ArchiveInfo(r[0], r[1], r[2], r[3], r[4], r[5], _dt(r[6])) for r in rows]
 
     async def read_archive(self, key: str, name: str) -> list[JournalEntry]:
         exists = await self._db.read(

@@ -12,6 +12,7 @@ touching the dicts, so each call is atomic under asyncio without locks; they are
 from __future__ import annotations
 
 import bisect
+import builtins
 import json
 from datetime import datetime
 from typing import Any
@@ -122,13 +123,13 @@ class MemoryAgentRegistry(AgentRegistry):
             page.append(record.model_copy(deep=True))
         return page, None
 
-    async def subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]:
+    async def subscribers(self, tenant: str, event_type: str) -> builtins.list[AgentRecord]:
         ids: set[str] = set()
         for pattern in type_patterns(event_type):
             ids |= self._subs.get((tenant, pattern), set())
         return [self._records[(tenant, i)].model_copy(deep=True) for i in sorted(ids)]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[AgentRecord]:
         check_limit(limit)
         cutoff = micros(now)
         found = [

@@ -7,6 +7,7 @@ keeps a tenant's chain unforked.
 
 from __future__ import annotations
 
+import builtins
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -96,7 +97,7 @@ class MemoryPolicyStore(PolicyStore):
         return sorted((v[-1] for (t, _), v in self._versions.items() if t == tenant and v and not v[-1].deleted),
                       key=lambda r: r.name)
 
-    async def versions(self, tenant: str, name: str) -> list[PolicyRecord]:
+    async def versions(self, tenant: str, name: str) -> builtins.list[PolicyRecord]:
         return list(self._versions.get((tenant, name), []))
 
     async def stamp(self, tenant: str) -> int:
@@ -163,7 +164,7 @@ class MemoryApprovalStore(ApprovalStore):
         found = [a for (t, _), a in self._items.items() if t == tenant and (status is None or a.status == status)]
         return sorted(found, key=lambda a: (a.requested_at, a.id), reverse=True)[:limit]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Approval]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[Approval]:
         found = [a for a in self._items.values() if a.status is ApprovalStatus.PENDING and a.expires_at <= now]
         return sorted(found, key=lambda a: a.expires_at)[:limit]
 

@@ -66,9 +66,9 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aos.errors import AosError, StorageError
 
@@ -173,7 +173,8 @@ class SqliteDatabase:
             self._conn = None
             return
         self._queue.put(_STOP)  # the writer's close, the last connection's, checkpoints what is left
-        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        writer = cast(threading.Thread, self._thread)  # started, and not inline (no `_conn`): it is set
+        await asyncio.get_running_loop().run_in_executor(None, writer.join)
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in the next group commit; durable on return. Errors roll back `fn` alone."""
@@ -521,6 +522,6 @@ def _settle(fut: asyncio.Future[Any], value: Any, err: BaseException | None) -> 
         fut.set_result(value)
 
 
-def _settle_all(results: list[tuple[Any, Any, BaseException | None]]) -> None:
+def _settle_all(results: Sequence[tuple[Any, Any, BaseException | None]]) -> None:
     for fut, value, err in results:
         _settle(fut, value, err)

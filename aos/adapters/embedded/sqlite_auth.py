@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
+from typing import cast
 
 from aos.adapters.embedded.common import micros, response_from_json, response_json
 from aos.adapters.embedded.sqlite import SqliteDatabase
@@ -79,7 +80,7 @@ class SqliteKeyStore(KeyStore):
                 raise NotFound(f"API key '{key_id}' does not exist in this tenant", key_id=key_id)
             record = ApiKeyRecord.model_validate_json(row[0])
             if record.revoked_at is not None:
-                return row[0]
+                return cast(str, row[0])
             raw = record.model_copy(update={"revoked_at": when}).model_dump_json()
             conn.execute("UPDATE api_keys SET record = ? WHERE id = ?", (raw, key_id))
             return raw

@@ -9,6 +9,7 @@ Usage: one row per (tenant, agent, minute) with a column per metric, upserted; t
 
 from __future__ import annotations
 
+import builtins
 import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
@@ -84,7 +85,8 @@ class SqliteAuditLog(AuditLog):
         self, tenant: str, *, before: int | None = None, limit: int = 50, kind: str | None = None,
         action_prefix: str | None = None, agent_id: str | None = None,
     ) -> list[AuditRecord]:
-        sql, args = "SELECT record FROM audit WHERE tenant = ?", [tenant]
+        sql = "SELECT record FROM audit WHERE tenant = ?"
+        args: list[object] = [tenant]
         if before is not None:
             sql, args = sql + " AND seq < ?", [*args, before]
         if kind:
@@ -186,7 +188,7 @@ class SqlitePolicyStore(PolicyStore):
         rows = await self._db.read(lambda c: c.execute(sql, (tenant, tenant)).fetchall())
         return [PolicyRecord.model_validate_json(r[0]) for r in rows]
 
-    async def versions(self, tenant: str, name: str) -> list[PolicyRecord]:
+    async def versions(self, tenant: str, name: str) -> builtins.list[PolicyRecord]:
         sql = "SELECT record FROM policies WHERE tenant = ? AND name = ? ORDER BY version"
         rows = await self._db.read(lambda c: c.execute(sql, (tenant, name)).fetchall())
         return [PolicyRecord.model_validate_json(r[0]) for r in rows]
@@ -280,7 +282,7 @@ class SqliteApprovalStore(ApprovalStore):
         rows = await self._db.read(lambda c: c.execute(sql, [*args, limit]).fetchall())
         return [Approval.model_validate_json(r[0]) for r in rows]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Approval]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[Approval]:
         sql = ("SELECT record FROM approvals WHERE status = 'pending' AND expires_us <= ?"
                " ORDER BY expires_us LIMIT ?")
         rows = await self._db.read(lambda c: c.execute(sql, (_us(now), limit)).fetchall())

@@ -11,6 +11,7 @@ filter by state, the kernel decides who wakes. `due` orders by `next_wake_at`, t
 
 from __future__ import annotations
 
+import builtins
 import json
 import sqlite3
 from datetime import datetime
@@ -225,7 +226,7 @@ class SqliteAgentRegistry(AgentRegistry):
         more = len(rows) > limit
         return records, encode_cursor(records[-1].id) if more else None
 
-    async def subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]:
+    async def subscribers(self, tenant: str, event_type: str) -> builtins.list[AgentRecord]:
         patterns = type_patterns(event_type)
         query = (
             "SELECT record FROM agents WHERE tenant = ? AND agent_id IN"
@@ -235,7 +236,7 @@ class SqliteAgentRegistry(AgentRegistry):
         rows = await self._db.read(lambda conn: conn.execute(query, (tenant, tenant, *patterns)).fetchall())
         return _records(rows)
 
-    async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[AgentRecord]:
         check_limit(limit)
         query = (
             "SELECT record FROM agents INDEXED BY agents_due"

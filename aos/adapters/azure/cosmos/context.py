@@ -40,6 +40,7 @@ from aos.adapters.embedded import context_common as cc
 from aos.adapters.embedded.common import micros
 from aos.errors import NotFound, ValidationFailed, VersionConflict
 from aos.ports import (
+    CONTEXT_INLINE_LIMIT,
     Appended,
     ArchiveInfo,
     BlobStore,
@@ -105,7 +106,7 @@ class CosmosContextStore(ContextStore):
         block = MemoryBlock(label, kind, value, size, lim, current["version"] + 1 if current else 1,
                             cc.new_etag(), cc.utcnow())
         doc = {"id": "b-" + label, "agentKey": key, "kind": "block", "label": label, "bkind": kind,
-               "value": None if blob else stored, "blob": blob, "itext": stored[: cc.CONTEXT_INLINE_LIMIT],
+               "value": None if blob else stored, "blob": blob, "itext": stored[:CONTEXT_INLINE_LIMIT],
                "size": size, "limit": lim, "version": block.version, "etag": block.etag,
                "updatedAt": block.updated_at.isoformat()}
         try:

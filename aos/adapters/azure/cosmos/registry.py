@@ -15,6 +15,7 @@ subscriptions as the array of their type patterns, matched against `type_pattern
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -118,7 +119,7 @@ class CosmosAgentRegistry(AgentRegistry):
         page = [_record(d) for d in docs[:limit]]
         return page, encode_cursor(page[-1].id) if len(docs) > limit else None
 
-    async def subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]:
+    async def subscribers(self, tenant: str, event_type: str) -> builtins.list[AgentRecord]:
         patterns = type_patterns(event_type)
         params: dict[str, Any] = {"@pk": tenant, "@kind": KIND}
         ors = []
@@ -128,7 +129,7 @@ class CosmosAgentRegistry(AgentRegistry):
         sql = f"SELECT * FROM c WHERE c.tenant = @pk AND c.kind = @kind AND ({' OR '.join(ors)}) ORDER BY c.id"
         return [_record(d) for d in await self._db.query(AGENTS, sql, params, tenant)]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[AgentRecord]:
         check_limit(limit)
         sql = (
             "SELECT TOP @n * FROM c WHERE c.kind = @kind AND c.state = @state AND c.wakeAt <= @now "

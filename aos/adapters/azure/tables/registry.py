@@ -17,6 +17,7 @@ most 100 operations, so an agent may have at most 99 distinct subscription types
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -183,7 +184,7 @@ class TableAgentRegistry(AgentRegistry):
             raise self._failed(f"list of tenant '{tenant}'", e) from e
         return page, None
 
-    async def subscribers(self, tenant: str, event_type: str) -> list[AgentRecord]:
+    async def subscribers(self, tenant: str, event_type: str) -> builtins.list[AgentRecord]:
         ids: set[str] = set()
         try:
             for pattern in type_patterns(event_type):
@@ -202,7 +203,7 @@ class TableAgentRegistry(AgentRegistry):
             raise self._failed(f"subscriber lookup '{tenant}:{event_type}'", e) from e
         return found
 
-    async def due(self, now: datetime, limit: int = 100) -> list[AgentRecord]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[AgentRecord]:
         check_limit(limit)
         params = {"kind": "agent", "state": AgentState.ACTIVE.value, "now": micros(now)}
         found: list[tuple[int, str, str, AgentRecord]] = []

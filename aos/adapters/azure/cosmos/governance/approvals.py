@@ -9,6 +9,7 @@ query over pending approvals (indexed status and expiry), run by the scheduler's
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -83,7 +84,7 @@ class CosmosApprovalStore(ApprovalStore):
         docs.sort(key=lambda d: (d["requestedAt"], d["id"]), reverse=True)  # ties: newest id first, like SQLite
         return [Approval.model_validate(d["record"]) for d in docs]
 
-    async def due(self, now: datetime, limit: int = 100) -> list[Approval]:
+    async def due(self, now: datetime, limit: int = 100) -> builtins.list[Approval]:
         sql = ("SELECT TOP @n * FROM c WHERE c.kind = 'approval' AND c.status = 'pending' AND c.expiresAt <= @now "
                "ORDER BY c.expiresAt")
         docs = await self._db.query(RUNTIME, sql, {"@n": limit, "@now": micros(now)}, None)

@@ -13,6 +13,7 @@ Host instances revalidate their compiled policies against it every few seconds (
 
 from __future__ import annotations
 
+import builtins
 from datetime import datetime
 from typing import Any
 
@@ -102,7 +103,7 @@ class CosmosPolicyStore(PolicyStore):
                     out.append(PolicyRecord.model_validate(doc["record"]))
         return out
 
-    async def versions(self, tenant: str, name: str) -> list[PolicyRecord]:
+    async def versions(self, tenant: str, name: str) -> builtins.list[PolicyRecord]:
         sql = f"SELECT * FROM c WHERE {_WHERE} AND c.name = @name ORDER BY c.version"
         docs = await self._db.query(AGENTS, sql, {"@pk": tenant, "@name": name}, tenant)
         return [PolicyRecord.model_validate(d["record"]) for d in docs]
