@@ -148,6 +148,7 @@ class EmbeddedRuntime:
         self.steps_failed = 0
         self.started_at = time.monotonic()
         self.lag = LoopLag(lag_threshold_s) if lag_threshold_s else None
+        self._shut = False  # `shutdown` was called (started or not)
 
     async def start(self) -> None:
         if self._started:
@@ -163,12 +164,15 @@ class EmbeddedRuntime:
     def watch_loop(self) -> None:
         """Start watching the event loop's lag (`aos.runtime.lag`), once the host has booted: booting imports
         and builds for a few hundred milliseconds, which would only be reported as noise. Idempotent; a no-op
-        when the watch is off (`AOS_LOOP_LAG_WARN_MS=0`) or the runtime has stopped."""
-        if self.lag is not None and not self.lag.watching and not self._stopped:
+        when the watch is off (`AOS_LOOP_LAG_WARN_MS=0`) or once the runtime has been shut down."""
+        if self.lag is not None and not self.lag.started and not self._shut:
             self.lag.start()
 
     async def shutdown(self, grace_s: float = 10.0) -> None:
         """Idempotent. Finishes in-flight steps within `grace_s`, then cancels what is left."""
+        self._shut = True
+        if self.lag is not None:
+            self.lag.stop()
         if not self._started or self._stopped:
             return
         self._stopped = True
@@ -180,8 +184,6 @@ class EmbeddedRuntime:
         for task in pending:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self.lag is not None:
-            self.lag.stop()
         if pending:
             log.warning("%d step(s) abandoned at shutdown; they resume on the next start", len(pending))
 

@@ -71,6 +71,11 @@ class LoopLag:
     def watching(self) -> bool:
         return self._thread is not None and not self._stop.is_set()
 
+    @property
+    def started(self) -> bool:
+        """Started once (a watch starts at most once: `stop` is for good)."""
+        return self._thread is not None
+
     def stop(self) -> None:
         """Idempotent."""
         if self._thread is None or self._stop.is_set():

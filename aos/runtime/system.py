@@ -130,9 +130,9 @@ class _SystemContext:
                 scheduler_interval_s=config.scheduler_interval_s, sweep_interval_s=config.sweep_interval_s,
                 lag_threshold_s=config.loop_lag_warn_ms / 1000,
             )
+            self._stack.push_async_callback(runtime.shutdown)  # also stops its lag watch, started or not
             if run:
                 await runtime.start()
-                self._stack.push_async_callback(runtime.shutdown)
                 ingress = await start_ingress(config, kernel, self._stack)
         except BaseException:
             await self._stack.aclose()

@@ -93,6 +93,13 @@ def test_the_host_watches_from_watch_loop_until_shutdown_and_not_at_all_when_off
             system.runtime.watch_loop()  # idempotent
             assert lag.watching and system.runtime.stats()["loop_lag"]["watching"] is True
         assert not lag.watching  # shutdown stopped it
+        system.runtime.watch_loop()
+        assert not lag.watching  # and it stays stopped
+        async with System.open(Config(backend="memory", admin_key="k" * 24), run=False) as system:
+            system.runtime.watch_loop()  # a host without embedded workers (the Functions worker) may watch too
+            unstarted = system.runtime.lag
+            assert unstarted is not None and unstarted.watching
+        assert not unstarted.watching
         async with System.open(Config(backend="memory", admin_key="k" * 24, loop_lag_warn_ms=0)) as system:
             system.runtime.watch_loop()
             assert system.runtime.lag is None and system.runtime.stats()["loop_lag"] is None
