@@ -12,7 +12,9 @@ Cost: a timer callback per `interval` and a thread waking as often (threshold/4,
 `gc.callbacks` hook timing collections on the loop's thread.
 
 Limitations: the stack is sampled once per late beat, so a lag made of many short callbacks (an overloaded
-loop rather than a blocked one) shows whichever was running then. The garbage collector holds the GIL, so the
+loop rather than a blocked one) shows whichever was running then; the report says how many callbacks were
+waiting to run at that moment (asyncio's run queue, a private attribute; not shown on other loops), which
+tells the two apart. The garbage collector holds the GIL, so the
 thread cannot sample during a collection: its time is reported apart (`gc_ms`).
 """
 
@@ -43,14 +45,16 @@ class LoopLag:
         self.threshold_s = threshold_s
         self.interval_s = interval_s if interval_s is not None else max(threshold_s / 4, 0.005)
         self.lags = 0  # beats later than the threshold
-        self.longest_s = 0.0  # the latest beat's lateness, under the threshold or not
+        self.longest_s = 0.0  # the latest any beat was, under the threshold or not
         self.last: dict[str, Any] | None = None
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)  # the latest reports, oldest first
         self._beat_at = 0.0  # monotonic time of the last beat: written on the loop, read by the thread
-        self._sample: tuple[float, float, list[str]] | None = None  # (beat it belongs to, when, frames)
+        # (beat it belongs to, when, frames, callbacks the loop had ready to run then)
+        self._sample: tuple[float, float, list[str], int | None] | None = None
         self._gc_s = 0.0  # collection time on the loop thread since the last beat
         self._gc_started = 0.0
         self._loop_thread = 0
+        self._ready: Any = None  # the loop's run queue (asyncio's `_ready`), read by the thread for its length
         self._handle: asyncio.TimerHandle | None = None
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -61,6 +65,7 @@ class LoopLag:
             raise RuntimeError("already started")
         loop = asyncio.get_running_loop()
         self._loop_thread = threading.get_ident()
+        self._ready = getattr(loop, "_ready", None)  # absent on other loops (uvloop): not reported then
         self._beat_at = time.monotonic()
         self._handle = loop.call_later(self.interval_s, self._beat, loop)
         gc.callbacks.append(self._on_gc)
@@ -104,21 +109,27 @@ class LoopLag:
         self.longest_s = max(self.longest_s, late)
         if late > self.threshold_s:
             sample = self._sample
-            where = sample[2] if sample is not None and sample[0] == self._beat_at else []
-            at_ms = (sample[1] - self._beat_at - self.interval_s) * 1000 if where and sample else None
-            self._report(late, self._gc_s, where, at_ms)
+            if sample is not None and sample[0] == self._beat_at:
+                self._report(late, self._gc_s, sample[2], (sample[1] - self._beat_at - self.interval_s) * 1000,
+                             sample[3])
+            else:
+                self._report(late, self._gc_s, [], None, None)
         self._gc_s = 0.0
         self._beat_at = now
         if not self._stop.is_set():
             self._handle = loop.call_later(self.interval_s, self._beat, loop)
 
-    def _report(self, late_s: float, gc_s: float, where: list[str], at_ms: float | None) -> None:
+    def _report(self, late_s: float, gc_s: float, where: list[str], at_ms: float | None,
+                queued: int | None) -> None:
         self.lags += 1
         self.last = {"at": datetime.now(timezone.utc).isoformat(), "ms": round(late_s * 1000, 1),
-                     "gc_ms": round(gc_s * 1000, 1), "where": where}
+                     "gc_ms": round(gc_s * 1000, 1), "where": where, "queued": queued}
         self.recent.append(self.last)
         if where:
-            place = f"{at_ms:.0f} ms in, it was running (innermost first): " + " <- ".join(reversed(where))
+            # Many callbacks waiting: an overloaded loop (the stack is one of many); few: one callback held it.
+            waiting = "" if queued is None else f" with {queued} callback(s) waiting behind it"
+            place = (f"{at_ms or 0:.0f} ms in, it was running{waiting} (innermost first): "
+                     + " <- ".join(reversed(where)))
         else:
             place = "no stack sampled (the loop was in a garbage collection, or caught up before the sample)"
         log.warning("event loop fell %.0f ms behind (threshold %.0f ms; garbage collection %.0f ms of it); %s",
@@ -145,7 +156,8 @@ class LoopLag:
                 continue  # this late beat has its sample
             frame = sys._current_frames().get(self._loop_thread)
             if frame is not None:
-                self._sample = (beat_at, time.monotonic(), _frames(frame))
+                queued = len(self._ready) if self._ready is not None else None
+                self._sample = (beat_at, time.monotonic(), _frames(frame), queued)
 
 
 def _frames(frame: Any) -> list[str]:

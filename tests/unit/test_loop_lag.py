@@ -39,9 +39,24 @@ def test_a_blocked_loop_is_reported_with_where_it_was_held(caplog: pytest.LogCap
     assert 250 <= lag.longest_s * 1000 < 1000
     assert lag.last is not None and lag.last["ms"] >= 250
     assert any("_hold_the_loop" in frame for frame in lag.last["where"])  # the sampled stack names the culprit
+    assert lag.last["queued"] is not None and lag.last["queued"] <= 2  # one callback held it, nothing piled up
     (record,) = [r for r in caplog.records if r.name == "aos.runtime.lag"]
     assert "fell" in record.message and "_hold_the_loop" in record.message
     assert lag.stats()["lags"] == 1 and lag.stats()["threshold_ms"] == 50.0
+
+
+def test_an_overloaded_loop_is_told_apart_by_the_callbacks_waiting() -> None:
+    lag = LoopLag(0.05)
+
+    async def body() -> None:
+        loop = asyncio.get_running_loop()
+        for _ in range(1500):  # each short, together 0.3 s: no single culprit
+            loop.call_soon(_hold_the_loop, 0.0002)
+        await asyncio.sleep(0)
+
+    asyncio.run(_watched(lag, body))
+    assert lag.lags >= 1 and lag.last is not None
+    assert lag.last["queued"] is not None and lag.last["queued"] > 100
 
 
 def test_time_in_garbage_collection_is_counted_apart() -> None:
