@@ -120,8 +120,9 @@ def quiet_lag_warnings() -> None:
 def lag_sites(lag: object, top: int = 3) -> list[str]:
     """The longest lags of the phase, with where the loop was (`LoopLag.recent`: the latest 32)."""
     worst = sorted(lag.recent, key=lambda r: -r["ms"])[:top]  # type: ignore[attr-defined]
-    return [f"    {r['ms']:.0f} ms (gc {r['gc_ms']:.0f} ms, {r['queued']} callbacks waiting): "
-            + (" <- ".join(reversed(r["where"][-3:])) or "no stack") for r in worst]
+    return [f"    {r['ms']:.0f} ms (gc {r['gc_ms']:.0f} ms): "
+            + (f"{r['queued']} callbacks waiting; " + " <- ".join(reversed(r["where"][-3:])) if r["where"]
+               else "no stack sampled") for r in worst]
 
 
 def bench_spec(agent_id: str, event_type: str) -> object:

@@ -146,14 +146,21 @@ class LoopLag:
             self._gc_s += time.perf_counter() - self._gc_started
             self._gc_started = 0.0
 
-    # ------------------------------------------------------------ on the watching thread
+    # ------------------------------------------------------------ on the watching thread (GIL taken each wake)
 
     def _watch(self) -> None:
         # Every wake of this thread takes the GIL from the busy loop for a moment, so it wakes half as often as
-        # the loop beats (each beat is a cheap timer on the loop): the sample lands 1-1.5 thresholds into a lag.
-        while not self._stop.wait(self.interval_s * 2):
+        # the loop beats (each beat is a cheap timer on the loop), except that once a beat is overdue it wakes
+        # again as the lag crosses the threshold: the sample lands just past it (plus up to the interpreter's
+        # switch interval, 5 ms, while the loop runs Python and holds the GIL).
+        period = wait = self.interval_s * 2
+        while not self._stop.wait(wait):
+            wait = period
             beat_at = self._beat_at
-            if time.monotonic() - beat_at - self.interval_s <= self.threshold_s:
+            late = time.monotonic() - beat_at - self.interval_s
+            if late <= self.threshold_s:
+                if late > 0:
+                    wait = min(period, self.threshold_s - late + 0.001)
                 continue
             sample = self._sample
             if sample is not None and sample[0] == beat_at:
