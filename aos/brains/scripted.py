@@ -118,19 +118,42 @@ def _data_matches(expected: dict[str, Any], data: Any) -> bool:
     return True
 
 
-def parse_script(spec: AgentSpec) -> Script:
+#: What a templated string stands for when a `send`/`emit` action is checked at registration
+#: (`_check_shape`): a valid value for every string field of an effect, `type` included.
+_PROBE = "templated"
+
+
+def parse_script(spec: AgentSpec, *, shapes: bool = False) -> Script:
+    """The spec's script; `shapes` (at registration) also checks that every `send`/`emit` action can produce a
+    valid effect (`_check_shape`), so a rule that could only fail is refused then, not at each matching step."""
     try:
         script = Script.model_validate(spec.brain.settings)
-        for rule in script.rules:
-            for action in rule.then:
-                action.kind()
-        for action in script.default:
-            action.kind()
+        actions = [(f"rule {i + 1}, action {j + 1}", a)
+                   for i, r in enumerate(script.rules) for j, a in enumerate(r.then)]
+        actions += [(f"default action {j + 1}", a) for j, a in enumerate(script.default)]
+        for where, action in actions:
+            kind = action.kind()
+            if shapes and kind in ("send", "emit"):
+                _check_shape(where, kind, getattr(action, kind))
     except (ValidationError, ValueError) as e:
         raise ValidationFailed(f"scripted brain settings of '{spec.id}' are invalid: {e}") from e
     if not script.rules and not script.default:
         raise ValidationFailed(f"scripted brain of '{spec.id}' has no rules and no default actions")
     return script
+
+
+def _check_shape(where: str, kind: str, raw: dict[str, Any]) -> None:
+    """Validate a `send`/`emit` action as the effect it renders to, with each templated string (outside
+    `data`, which takes anything) standing for a valid value. What only a template decides (a `type` of
+    `"{{ event.data.t }}"` rendering to a list) still fails at the step, with the reason in the step journal."""
+    probe = {k: _PROBE if k != "data" and isinstance(v, str) and _TEMPLATE.search(v) else v
+             for k, v in raw.items()}
+    try:
+        (SendEffect if kind == "send" else EmitEffect).model_validate(probe)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or kind}: {err['msg']}"
+                             for err in e.errors())
+        raise ValueError(f"{where}: {kind} cannot make a valid effect ({problems})") from None
 
 
 class ScriptedBrain(Brain):
@@ -184,7 +207,7 @@ def _effect(action: Action, scope: dict[str, Any], state: dict[str, Any]) -> Any
 
 class ScriptedFactory(BrainFactory):
     def check(self, spec: AgentSpec) -> None:
-        parse_script(spec)
+        parse_script(spec, shapes=True)
 
     def build(self, spec: AgentSpec) -> Brain:
         return ScriptedBrain(parse_script(spec))

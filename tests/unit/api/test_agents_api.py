@@ -57,6 +57,9 @@ async def test_duplicate_register_is_409_and_idempotency_key_replays(api: httpx.
      "body.schedule"),
     ({"id": "ok-id", "brain": {"kind": "scripted"}, "colour": "blue"}, "body.colour"),
     ({"id": "ok-id", "brain": {"kind": "python", "settings": {"entrypoint": "os:nope"}}}, None),
+    # a rule whose emit could never make a valid event: refused here, not failed at each matching step
+    ({"id": "ok-id", "brain": {"kind": "scripted", "settings": {"rules": [{"then": [{"emit": {"type": ["x"]}}]}]}}},
+     None),
 ])
 async def test_bad_specs_get_a_problem_and_leave_nothing(api: httpx.AsyncClient, body: dict, where: str | None
                                                          ) -> None:  # type: ignore[type-arg]

@@ -73,10 +73,25 @@ async def test_unmatched_events_use_the_default_actions() -> None:
     ({"rules": [{"match": {"type": "a"}, "then": []}]}, "at least 1"),
     ({"rules": [{"then": [{"send": {"to": "x"}, "note": "both"}]}]}, "exactly one"),
     ({"rules": [{"then": [{"launch": "rockets"}]}]}, "launch"),
+    # a send/emit that could only make an invalid effect is refused now, not at each matching step
+    ({"rules": [{"then": [{"emit": {"type": [[]]}}]}]},
+     r"rule 1, action 1: emit cannot make a valid effect \(type:"),
+    ({"rules": [{"then": [{"note": "ok"}, {"send": {"type": "x"}}]}]},
+     r"rule 1, action 2: send .*to: Field required"),
+    ({"rules": [{"then": [{"emit": {"type": "bad type!"}}]}]}, "String should match pattern"),
+    ({"rules": [{"then": [{"emit": {"type": "x", "colour": "red"}}]}]}, "colour: Extra inputs are not permitted"),
+    ({"default": [{"send": {"to": 7}}]}, "default action 1: send"),
 ])
 def test_bad_scripts_are_refused_at_registration(settings: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationFailed, match=message):
         ScriptedFactory().check(scripted(settings))
+
+
+def test_templated_fields_pass_the_registration_check_whatever_they_will_hold() -> None:
+    ScriptedFactory().check(scripted({"rules": [{"then": [
+        {"send": {"to": "{{ event.data.owner }}", "type": "desk.{{ event.data.kind }}", "data": "{{ event }}"}},
+        {"emit": {"type": "{{ event.data.next }}", "subject": "{{ event.subject }}", "data": [1, {"x": None}]}},
+    ]}]}))
 
 
 def test_render_embeds_and_substitutes() -> None:
