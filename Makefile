@@ -46,4 +46,4 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 clean:
-	rm -rf $(VENV) $(INFRA_VENV) node_modules .aos .pytest_cache .mypy_cache
+	rm -rf $(VENV) $(INFRA_VENV) node_modules .aos .pytest_cache .mypy_cache .hypothesis
