@@ -87,6 +87,8 @@ def from_service_bus(body: bytes, properties: Mapping[str, Any], content_type: s
         return from_body(body, default_tenant, where, str(hint) if hint else None)
     attrs.pop("specversion", None)
     ctype = attrs.get("datacontenttype") or content_type or "application/json"
+    if not isinstance(ctype, str):  # application properties are typed AMQP values: a number is no media type
+        raise PoisonMessage(f"{where}: the datacontenttype attribute must be a string, got {type(ctype).__name__}")
     attrs["datacontenttype"] = ctype
     if body:
         attrs["data"] = _json(body, where) if "json" in ctype else body.decode("utf-8", errors="replace")
