@@ -23,6 +23,9 @@ TARGET_EXT = "aostarget"
 #: CloudEvent extension carrying the sending agent's id on agent-to-agent messages.
 SENDER_EXT = "aossender"
 
+#: Where a cron expression is tried from to see that it ever fires (a leap year, so Feb 29th counts).
+_CRON_PROBE = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
@@ -128,11 +131,15 @@ class AgentSpec(BaseModel):
     @field_validator("schedule")
     @classmethod
     def _cron(cls, value: list[str]) -> list[str]:
-        from croniter import croniter
+        from croniter import CroniterError, croniter
 
         for expr in value:
             if not croniter.is_valid(expr):
                 raise ValueError(f"'{expr}' is not a valid cron expression (5 fields, e.g. '*/5 * * * *')")
+            try:  # valid syntax can still name a date that never comes (`0 0 31 2 *`: February 31st)
+                croniter(expr, _CRON_PROBE).get_next(datetime)
+            except CroniterError:
+                raise ValueError(f"'{expr}' never fires (no such date); check its day and month fields") from None
         return value
 
     @field_validator("labels")

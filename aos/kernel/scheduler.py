@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from croniter import croniter
+from croniter import CroniterError, croniter
 
 from aos.model import TARGET_EXT, AgentRecord, Event
 
@@ -19,8 +19,13 @@ def next_wake(schedule: list[str], after: datetime) -> datetime | None:
     if not schedule:
         return None
     base = after.astimezone(timezone.utc)
-    times = [croniter(expr, base).get_next(datetime) for expr in schedule]
-    return min(times).astimezone(timezone.utc)
+    times = []
+    for expr in schedule:
+        try:
+            times.append(croniter(expr, base).get_next(datetime))
+        except CroniterError:  # no such date (registered before specs were checked for it): it never fires
+            continue
+    return min(times).astimezone(timezone.utc) if times else None
 
 
 def timer_event(record: AgentRecord, due: datetime, now: datetime) -> Event:

@@ -55,6 +55,8 @@ async def test_duplicate_register_is_409_and_idempotency_key_replays(api: httpx.
     ({"id": "ok-id", "brain": {"kind": "telepathy"}}, "body.brain.kind"),
     ({"id": "ok-id", "brain": {"kind": "scripted", "settings": {"rules": []}}, "schedule": ["every day"]},
      "body.schedule"),
+    ({"id": "ok-id", "brain": {"kind": "scripted", "settings": {"rules": []}}, "schedule": ["0 0 31 2 *"]},
+     "body.schedule"),  # no February 31st: it was a 500 (croniter found no next date at activation)
     ({"id": "ok-id", "brain": {"kind": "scripted"}, "colour": "blue"}, "body.colour"),
     ({"id": "ok-id", "brain": {"kind": "python", "settings": {"entrypoint": "os:nope"}}}, None),
     # a rule whose emit could never make a valid event: refused here, not failed at each matching step

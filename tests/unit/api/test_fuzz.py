@@ -41,7 +41,8 @@ SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), st.floats(allow_nan=False),
     st.text(max_size=40),
     st.sampled_from(["", "x", "triage", "@keyvault:x", "2025-01-01T00:00:00Z", "*/0 * * * *", "scripted",
-                     "python", "admin", "-1", "{{ event.data }}", "{{", "{{ x.y }}", "os:system", "a" * 300]),
+                     "python", "admin", "-1", "{{ event.data }}", "{{", "{{ x.y }}", "os:system", "a" * 300,
+                     "0 0 31 2 *"]),
 )
 JUNK = st.recursive(SCALARS, lambda inner: st.one_of(st.lists(inner, max_size=3),
                                                       st.dictionaries(st.text(max_size=8), inner, max_size=4)),
