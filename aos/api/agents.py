@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from aos.api.deps import caller, idempotent, system
+from aos.api.deps import MAX_POSITION, caller, idempotent, system
 from aos.api.guard import check_call, governed
 from aos.api.views import AgentPage, AgentView, MessageIn, PublishResult, StateView, StepPage
 from aos.errors import ValidationFailed
@@ -123,7 +123,8 @@ async def send_message(agent_id: str, body: MessageIn, request: Request,
 @router.get("/{agent_id}/steps", response_model=StepPage, summary="What the agent received, decided, emitted")
 async def steps(
     agent_id: str, request: Request, who: Annotated[Caller, governed("agents.steps")],
-    limit: Annotated[int, Query(ge=1, le=200)] = 20, before: Annotated[int | None, Query(ge=1)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+    before: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
 ) -> StepPage:
     who.require_agent_access(_agent_id(agent_id))
     items = await system(request).kernel.steps(who.tenant, agent_id, limit=limit, before=before)

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
+from aos.api.deps import MAX_POSITION
 from aos.api.guard import governed
 from aos.api.policies import _gov
 from aos.kernel import Caller
@@ -18,7 +19,7 @@ router = APIRouter(prefix="/api", tags=["audit"])
 async def list_audit(
     request: Request, who: Annotated[Caller, governed("audit.list")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
     kind: Annotated[str | None, Query(max_length=32)] = None,
     action: Annotated[str | None, Query(max_length=128, description="action prefix")] = None,
     agent: Annotated[str | None, Query(max_length=64)] = None,

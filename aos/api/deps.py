@@ -15,6 +15,10 @@ from aos.kernel import Caller
 from aos.ports import IdempotentResponse
 from aos.runtime import System
 
+#: The largest sequence number or version a query may name: storage keeps them as signed 64-bit integers
+#: (SQLite INTEGER, Cosmos numbers), so a larger one could only fail there, as a 500 instead of a 422.
+MAX_POSITION = 2**63 - 1
+
 
 def system(request: Request) -> System:
     return request.app.state.system  # type: ignore[no-any-return]

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 
-from aos.api.deps import caller, system
+from aos.api.deps import MAX_POSITION, caller, system
 from aos.api.guard import check_call, governed
 from aos.api.views import EventPage, EventView, PublishResult
 from aos.errors import MalformedRequest, PayloadTooLarge, ValidationFailed
@@ -95,7 +95,7 @@ async def publish(request: Request, who: Annotated[Caller, governed("events.publ
 async def list_events(
     request: Request, who: Annotated[Caller, governed("events.list")],
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None,
     type: Annotated[str | None, Query(description="type prefix", max_length=256)] = None,
 ) -> EventPage:
     who.require(Role.ADMIN, Role.OPERATOR, Role.READER)

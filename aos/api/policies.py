@@ -13,7 +13,7 @@ import yaml
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from aos.api.deps import system
+from aos.api.deps import MAX_POSITION, system
 from aos.api.guard import governed
 from aos.errors import MalformedRequest, NotConfigured, ValidationFailed
 from aos.governance_model import PolicyDocument, PolicyRecord, validate_policy_name
@@ -87,7 +87,8 @@ async def simulate_policy(name: str, request: Request, who: Annotated[Caller, go
 
 @router.put("/{name}", summary="Create or replace a policy (a new version)", openapi_extra=_BODY)
 async def put_policy(name: str, request: Request, who: Annotated[Caller, governed("policies.put")],
-                     if_version: Annotated[int | None, Query(ge=0, description="expected latest version")] = None,
+                     if_version: Annotated[int | None, Query(ge=0, le=MAX_POSITION,
+                                                             description="expected latest version")] = None,
                      ) -> dict[str, Any]:
     who.require(Role.ADMIN)
     gov = _gov(request)
@@ -98,7 +99,7 @@ async def put_policy(name: str, request: Request, who: Annotated[Caller, governe
 
 @router.get("/{name}", summary="Read a policy (latest, or ?version=N)")
 async def get_policy(name: str, request: Request, who: Annotated[Caller, governed("policies.get")],
-                     version: Annotated[int | None, Query(ge=1)] = None) -> dict[str, Any]:
+                     version: Annotated[int | None, Query(ge=1, le=MAX_POSITION)] = None) -> dict[str, Any]:
     who.require(Role.ADMIN)
     return _view(await _gov(request).stores.policies.get(who.tenant, _name(name), version))
 

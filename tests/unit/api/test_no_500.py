@@ -1,11 +1,19 @@
-"""Bad input never gives a 500: every route of the OpenAPI document, fed junk, answers a 4xx problem."""
+"""Bad input never gives a 500: every route of the OpenAPI document, fed junk, answers a 4xx problem; on the
+memory store and on the embedded SQLite one (where an integer past 64 bits once reached SQLite: a 500)."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from .conftest import agent_body
+from aos.api import create_app
+from aos.config import Config
+from aos.runtime import System
+
+from .conftest import ADMIN, agent_body
 
 pytestmark = pytest.mark.anyio
 
@@ -17,10 +25,29 @@ JUNK_BODIES: list[bytes] = [
 ]
 JUNK_SEGMENTS = ["..", "%00", "a" * 300, "UPPER", "-x-", "x" * 2, "%F0%9F%92%A9"]
 JUNK_QUERIES = [{"limit": "-1"}, {"limit": "abc"}, {"cursor": "!!!"}, {"cursor": "e30="}, {"before": "0"},
-                {"state": "x"}, {"label": "=v"}, {"purge": "maybe"}, {"type": "x" * 1000}]
+                {"state": "x"}, {"label": "=v"}, {"purge": "maybe"}, {"type": "x" * 1000},
+                {"before": str(2**63)}, {"version": str(2**64)}, {"if_version": "9" * 40}, {"limit": str(2**63)}]
+
+
+@pytest.fixture
+async def embedded_api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    config = Config(backend="embedded", data_dir=tmp_path, admin_key=ADMIN, default_tenant="acme")
+    async with System.open(config) as system:
+        transport = httpx.ASGITransport(app=create_app(system))
+        async with httpx.AsyncClient(transport=transport, base_url="http://aos",
+                                     headers={"Authorization": f"Bearer {ADMIN}"}) as client:
+            yield client
 
 
 async def test_every_route_answers_junk_with_a_4xx_problem(api: httpx.AsyncClient) -> None:
+    await _feed_junk_everywhere(api)
+
+
+async def test_every_route_answers_junk_with_a_4xx_problem_on_sqlite(embedded_api: httpx.AsyncClient) -> None:
+    await _feed_junk_everywhere(embedded_api)
+
+
+async def _feed_junk_everywhere(api: httpx.AsyncClient) -> None:
     await api.post("/api/agents", json=agent_body())
     paths = (await api.get("/api/openapi.json")).json()["paths"]
     seen = 0
