@@ -116,8 +116,8 @@ def agents_show(agent: str, url: str | None = UrlOpt, key: str | None = KeyOpt) 
 
 def load_spec(path: Path) -> Any:
     try:
-        text = path.read_text()
-    except OSError as e:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:  # a binary file is no spec either
         err.print(f"[red]error[/red] cannot read {path}: {e}")
         raise typer.Exit(2) from None
     try:

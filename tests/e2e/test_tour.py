@@ -86,7 +86,10 @@ def test_cron_wakes_a_sleeping_agent(server: Server) -> None:
 def test_cli_reports_api_errors_clearly(server: Server, tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("id: Not A Slug\nbrain: {kind: scripted}\n")
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(b"\xff\xfe\x00")  # was a UnicodeDecodeError traceback
     cases = [
+        (["aos", "agents", "register", str(binary)], "cannot read"),
         (["aos", "agents", "show", "ghost"], "404 Not found: agent 'ghost' does not exist"),
         (["aos", "agents", "register", str(bad)], "422 Invalid input"),
         (["aos", "agents", "resume", "triage"], "409 Invalid lifecycle transition"),
