@@ -114,12 +114,17 @@ def agents_show(agent: str, url: str | None = UrlOpt, key: str | None = KeyOpt) 
     _print_json(_run(url, key, lambda c: c.get(f"/api/agents/{agent}")))
 
 
-def load_spec(path: Path) -> Any:
+def read_text(path: Path) -> str:
+    """A spec or policy file's text, or exit 2 saying why it cannot be read (missing, a directory, binary)."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:  # a binary file is no spec either
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
         err.print(f"[red]error[/red] cannot read {path}: {e}")
         raise typer.Exit(2) from None
+
+
+def load_spec(path: Path) -> Any:
+    text = read_text(path)
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -266,7 +271,7 @@ def audit_ls(limit: int = 20, kind: str | None = None, action: str | None = None
 
 
 def _policy_body(file: Path) -> tuple[str, dict[str, str]]:
-    text = file.read_text()
+    text = read_text(file)
     kind = "application/json" if file.suffix == ".json" else "application/yaml"
     return text, {"Content-Type": kind}
 

@@ -90,6 +90,8 @@ def test_cli_reports_api_errors_clearly(server: Server, tmp_path: Path) -> None:
     binary.write_bytes(b"\xff\xfe\x00")  # was a UnicodeDecodeError traceback
     cases = [
         (["aos", "agents", "register", str(binary)], "cannot read"),
+        (["aos", "policies", "put", "p1", str(binary)], "cannot read"),
+        (["aos", "policies", "simulate", "p1", str(tmp_path / "missing.yaml")], "cannot read"),
         (["aos", "agents", "show", "ghost"], "404 Not found: agent 'ghost' does not exist"),
         (["aos", "agents", "register", str(bad)], "422 Invalid input"),
         (["aos", "agents", "resume", "triage"], "409 Invalid lifecycle transition"),
