@@ -7,7 +7,7 @@ import pytest
 
 from aos.runtime import System
 
-from .conftest import agent_body
+from .conftest import ADMIN, agent_body
 
 pytestmark = pytest.mark.anyio
 PROBLEM = "application/problem+json"
@@ -168,3 +168,21 @@ async def test_openapi_and_health_are_served(api: httpx.AsyncClient) -> None:
     assert lag["threshold_ms"] == 100.0 and lag["lags"] == 0
     assert lag["watching"] is False  # from boot on only in `aos up` (`watch_loop`, tested end to end)
     assert (await api.get("/api/nothing-here")).headers["content-type"] == PROBLEM
+
+
+async def test_text_that_is_not_unicode_is_a_400_whichever_unicode_error_says_so(system: System) -> None:
+    from aos.api import create_app
+
+    app = create_app(system)
+
+    @app.get("/api/raise-unicode/{which}")
+    async def raising(which: str) -> None:
+        if which == "bare":  # the idna codec raises a bare UnicodeError, which has no `reason` (was a 500)
+            raise UnicodeError("label empty or too long")
+        b"\xff".decode()
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://aos") as client:
+        for which, words in (("bare", "label empty or too long"), ("decode", "invalid start byte")):
+            r = await client.get(f"/api/raise-unicode/{which}", headers={"Authorization": f"Bearer {ADMIN}"})
+            assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
+            assert words in r.json()["detail"]
