@@ -124,7 +124,8 @@ def test_junk_in_valid_requests_never_gets_a_500_and_accepted_agents_run() -> No
 
 def _recording(note: Any, failures: list[str]) -> Any:
     async def noted(record: Any, error: str | None) -> None:
-        if error is not None:
+        # a junk `step_timeout_s` of microseconds is the caller's own limit at work, and depends on the machine
+        if error is not None and "limits.step_timeout_s" not in error:
             failures.append(f"{record.id}: {error}")
         await note(record, error)
 
