@@ -55,6 +55,11 @@ class TimeWindow(BaseModel):
     end: str = Field(default="24:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
+#: Operators of a payload condition (`{path: {op: value}}`), and what each needs as its value.
+PAYLOAD_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "exists")
+_ORDERED_OPS = ("gt", "gte", "lt", "lte")
+
+
 class Conditions(BaseModel):
     """All given conditions must hold (AND); a list matches any of its items (OR). Globs end in `*`."""
 
@@ -69,6 +74,24 @@ class Conditions(BaseModel):
     payload: dict[str, Any] | None = Field(
         default=None, description="dotted path → value (equality) or {op: value}, op in eq ne gt gte lt lte "
                                   "in exists")
+
+    @field_validator("payload")
+    @classmethod
+    def _payload_ops(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        """An operator's value must be one it can compare with: a number for gt/gte/lt/lte, a list for `in`,
+        true or false for `exists`. Why here: a policy is evaluated on every call and effect of its scope,
+        and `{gt: "abc"}` made each of them fail (a 500 on every matching publish) instead of the PUT."""
+        for path, cond in (value or {}).items():
+            if not (isinstance(cond, dict) and cond and all(k in PAYLOAD_OPS for k in cond)):
+                continue  # a plain value: equality
+            for op, arg in cond.items():
+                if op in _ORDERED_OPS and (isinstance(arg, bool) or not isinstance(arg, (int, float))):
+                    raise ValueError(f"payload '{path}': {op} compares numbers, got {json.dumps(arg)}")
+                if op == "in" and not isinstance(arg, list):
+                    raise ValueError(f"payload '{path}': in needs a list of values, got {json.dumps(arg)}")
+                if op == "exists" and not isinstance(arg, bool):
+                    raise ValueError(f"payload '{path}': exists is true or false, got {json.dumps(arg)}")
+        return value
 
 
 class Rule(BaseModel):

@@ -115,11 +115,16 @@ def _lookup(data: Any, parts: tuple[str, ...]) -> Any:
 
 def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def test(value: Any, arg: Any) -> bool:
-        if value is _MISSING or isinstance(value, bool) or not isinstance(value, (int, float)):
+        # numbers only, on both sides (documents are checked for it; one stored before never raises either)
+        if not (_number(value) and _number(arg)):
             return False
         return fn(value, arg)
 
     return test
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {

@@ -32,10 +32,12 @@ VALID: dict[tuple[str, str], dict[str, Any]] = {
         "subscriptions": [{"type": "ping", "source": "s"}], "schedule": ["0 * * * *"],
         "limits": {"max_events_per_step": 5, "step_timeout_s": 10}, "labels": {"team": "a"}},
     ("POST", "/api/events"): {"specversion": "1.0", "id": "e-x", "type": "ping", "source": "s", "subject": "x",
-                              "data": {"k": "v"}, "aostarget": "triage"},
-    ("POST", "/api/agents/triage/messages"): {"type": "ping", "data": {"k": "v"}, "id": "m-x"},
+                              "data": {"k": "v", "n": 1}, "aostarget": "triage"},
+    ("POST", "/api/agents/triage/messages"): {"type": "ping", "data": {"k": "v", "n": 1}, "id": "m-x"},
     ("POST", "/api/keys"): {"role": "agent", "agent_id": "triage", "name": "k"},
-    ("PUT", "/api/policies/p1"): {"rules": [{"effect": "deny", "match": {"action": "events.publish"}}]},
+    # a policy every later publish is checked against: a value it cannot compare was a 500 on each of them
+    ("PUT", "/api/policies/p1"): {"rules": [{"id": "big", "actions": ["events.publish", "message.send"],
+                                             "effect": "deny", "when": {"payload": {"n": {"gt": 100}}}}]},
 }
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), st.floats(allow_nan=False),

@@ -69,6 +69,36 @@ def test_payload_conditions(cond: dict[str, Any], payload: Any, expected: Verdic
     assert ps.decide(req("event.emit", payload=payload)).verdict is expected
 
 
+@pytest.mark.parametrize(("cond", "words"), [
+    ({"gt": "abc"}, "gt compares numbers"),
+    ({"lte": None}, "lte compares numbers"),
+    ({"lt": True}, "lt compares numbers"),
+    ({"gte": [1]}, "gte compares numbers"),
+    ({"in": "abc"}, "in needs a list"),
+    ({"exists": "no"}, "exists is true or false"),
+])
+def test_payload_operators_with_values_they_cannot_compare_are_refused(cond: dict[str, Any], words: str) -> None:
+    doc = {"rules": [{"id": "r", "actions": ["events.publish"], "effect": "deny", "when": {"payload": {"n": cond}}}]}
+    with pytest.raises(ValidationError, match=f"payload 'n': {words}"):
+        PolicyDocument.model_validate(doc)
+
+
+def test_a_stored_document_with_such_an_operator_never_raises_at_decision_time() -> None:
+    from aos.governance_model import PAYLOAD_OPS, Conditions, Rule
+    from aos.kernel.policy.conditions import _OPS
+
+    assert set(_OPS) == set(PAYLOAD_OPS)
+    # as a document stored before the check would be: built without validation
+    rule = Rule(id="r", actions=["event.emit"], effect=Verdict.DENY,
+                when=Conditions.model_construct(payload={"amount": {"gt": "abc"}}))
+    now = datetime(2025, 1, 1, tzinfo=timezone.utc)
+    record = PolicyRecord(tenant="t", name="old", version=1, updated_at=now,
+                          document=PolicyDocument.model_construct(rules=[rule], scope=PolicyDocument().scope,
+                                                                  enabled=True, default=None, budgets=[],
+                                                                  approval_timeout_s=3600, description=""))
+    assert PolicySet.compile([record]).decide(req("event.emit", payload={"amount": 5})).verdict is Verdict.ALLOW
+
+
 def test_roles_event_types_and_time_windows() -> None:
     ps = compiled(("p", {"rules": [
         {"id": "readers", "actions": ["events.publish"], "effect": "deny", "when": {"roles": ["reader", "agent"]}},
