@@ -86,11 +86,11 @@ class Conditions(BaseModel):
                 continue  # a plain value: equality
             for op, arg in cond.items():
                 if op in _ORDERED_OPS and (isinstance(arg, bool) or not isinstance(arg, (int, float))):
-                    raise ValueError(f"payload '{path}': {op} compares numbers, got {json.dumps(arg)}")
+                    raise ValueError(f"payload '{path}': {op} compares numbers, got {json.dumps(arg, default=str)}")
                 if op == "in" and not isinstance(arg, list):
-                    raise ValueError(f"payload '{path}': in needs a list of values, got {json.dumps(arg)}")
+                    raise ValueError(f"payload '{path}': in needs a list of values, got {json.dumps(arg, default=str)}")
                 if op == "exists" and not isinstance(arg, bool):
-                    raise ValueError(f"payload '{path}': exists is true or false, got {json.dumps(arg)}")
+                    raise ValueError(f"payload '{path}': exists is true or false, got {json.dumps(arg, default=str)}")
         return value
 
 
