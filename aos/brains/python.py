@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any, NoReturn
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
 
 from aos.brains.base import Brain, BrainContext, BrainFactory
 from aos.errors import BrainError, ValidationFailed
@@ -55,15 +56,30 @@ def load_entrypoint(spec: AgentSpec, allowed: tuple[str, ...]) -> Callable[..., 
 
 def to_decision(result: Any, entry: str) -> Decision:
     if isinstance(result, Decision):
-        return result
+        return _storable(result, entry)
     if result is None:
         return Decision()
     try:
         if isinstance(result, dict):
-            return Decision.model_validate(result)
-        return Decision(effects=_EFFECTS.validate_python(list(result)))
+            decision = Decision.model_validate(result)
+        else:
+            decision = Decision(effects=_EFFECTS.validate_python(list(result)))
     except (ValidationError, TypeError) as e:
         raise BrainError(f"python brain '{entry}' returned something that is not a list of effects: {e}") from e
+    return _storable(decision, entry)
+
+
+def _storable(decision: Decision, entry: str) -> Decision:
+    """The decision, once it is known to serialize: it is journaled as JSON. Why here: an effect whose `data`
+    held an object JSON cannot carry failed at journaling instead, as if storage were down, so the step was
+    retried `max_attempts` times and then failed as "did not finish". Only effects can hold such values (the
+    summary is a string); a decision without effects costs nothing."""
+    if decision.effects:
+        try:
+            decision.model_dump_json()
+        except PydanticSerializationError as e:
+            raise BrainError(f"python brain '{entry}' returned effects that cannot be stored as JSON: {e}") from e
+    return decision
 
 
 class PythonBrain(Brain):

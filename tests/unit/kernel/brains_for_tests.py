@@ -37,6 +37,10 @@ def noop(ctx: Any, events: list[Any]) -> None:
     CALLS[ctx.agent_id] += 1
 
 
+def unstorable(ctx: Any, events: list[Any]) -> list[dict[str, Any]]:
+    return [{"kind": "emit", "type": "report.ready", "data": {"handle": object()}}]  # no JSON for an object
+
+
 def explode(ctx: Any, events: list[Any]) -> None:
     CALLS[ctx.agent_id] += 1
     raise RuntimeError("boom: cannot handle " + events[0].type)

@@ -33,6 +33,18 @@ async def test_a_raising_brain_dead_letters_the_events_with_the_reason(kernel: K
     assert record.state is AgentState.ACTIVE and record.failures == 1 and "boom" in (record.failure or "")
 
 
+async def test_effects_that_cannot_be_stored_fail_the_step_at_once_with_the_reason(kernel: Kernel) -> None:
+    # they used to fail at journaling as if storage were down: retried until max_attempts, then "did not finish"
+    await kernel.register(TENANT, spec("alpha", entry="unstorable", subscriptions=[{"type": "*"}]))
+    await kernel.publish(TENANT, event("order.created"))
+    outcome = await kernel.run_step(f"{TENANT}/alpha")
+    assert outcome is not None and outcome.status == "failed" and outcome.attempts == 1
+    assert "returned effects that cannot be stored as JSON" in (outcome.error or "")
+    [step] = await kernel.steps(TENANT, "alpha")
+    assert step.status is StepStatus.FAILED and step.decision is None
+    assert await kernel.events(TENANT, type_prefix="report.") == []
+
+
 async def test_consecutive_failures_fail_the_agent_and_resume_restarts_it(kernel: Kernel) -> None:
     await kernel.register(TENANT, spec("alpha", entry="explode", limits={"max_events_per_step": 1},
                                        subscriptions=[{"type": "*"}]))
