@@ -101,12 +101,15 @@ class PythonBrain(Brain):
             _reraise(e, e.detail, ctx.settings)
         except Exception as e:  # noqa: BLE001 - user code: any failure is the brain's failure, re-raised
             _reraise(e, f"python brain '{self._entry}' raised {type(e).__name__}: {e}", ctx.settings)
+        except SystemExit as e:  # `sys.exit()` in a brain would end the whole host (every agent), silently
+            _reraise(e, f"python brain '{self._entry}' called sys.exit({e.code!r}); a brain returns, it does "
+                        "not exit the host", ctx.settings)
         decision = to_decision(result, self._entry)
         _refuse_revealed(decision, ctx.settings, self._entry)
         return decision
 
 
-def _reraise(e: Exception, message: str, settings: dict[str, Any]) -> NoReturn:
+def _reraise(e: Exception | SystemExit, message: str, settings: dict[str, Any]) -> NoReturn:
     """A `BrainError` with `message`; when it quoted a secret, scrubbed and without the cause (whose text and
     traceback would quote it again in the log)."""
     clean = scrub(message, settings)

@@ -41,6 +41,10 @@ def unstorable(ctx: Any, events: list[Any]) -> list[dict[str, Any]]:
     return [{"kind": "emit", "type": "report.ready", "data": {"handle": object()}}]  # no JSON for an object
 
 
+def leave(ctx: Any, events: list[Any]) -> None:
+    raise SystemExit(3)  # what sys.exit(3) does
+
+
 def explode(ctx: Any, events: list[Any]) -> None:
     CALLS[ctx.agent_id] += 1
     raise RuntimeError("boom: cannot handle " + events[0].type)

@@ -45,6 +45,14 @@ async def test_effects_that_cannot_be_stored_fail_the_step_at_once_with_the_reas
     assert await kernel.events(TENANT, type_prefix="report.") == []
 
 
+async def test_a_brain_calling_sys_exit_fails_its_step_and_the_host_stays_up(kernel: Kernel) -> None:
+    await kernel.register(TENANT, spec("alpha", entry="leave", subscriptions=[{"type": "*"}]))
+    await kernel.publish(TENANT, event("order.created"))
+    outcome = await kernel.run_step(f"{TENANT}/alpha")  # SystemExit used to end the process (every agent)
+    assert outcome is not None and outcome.status == "failed"
+    assert "called sys.exit(3)" in (outcome.error or "")
+
+
 async def test_consecutive_failures_fail_the_agent_and_resume_restarts_it(kernel: Kernel) -> None:
     await kernel.register(TENANT, spec("alpha", entry="explode", limits={"max_events_per_step": 1},
                                        subscriptions=[{"type": "*"}]))
