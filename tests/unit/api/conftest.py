@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,6 +26,16 @@ async def api(system: System) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=transport, base_url="http://aos",
                                  headers={"Authorization": f"Bearer {ADMIN}"}) as client:
         yield client
+
+
+@pytest.fixture
+async def embedded_api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
+    config = Config(backend="embedded", data_dir=tmp_path, admin_key=ADMIN, default_tenant="acme")
+    async with System.open(config) as system:
+        transport = httpx.ASGITransport(app=create_app(system))
+        async with httpx.AsyncClient(transport=transport, base_url="http://aos",
+                                     headers={"Authorization": f"Bearer {ADMIN}"}) as client:
+            yield client
 
 
 def agent_body(agent_id: str = "triage", **extra: Any) -> dict[str, Any]:

@@ -186,3 +186,18 @@ async def test_text_that_is_not_unicode_is_a_400_whichever_unicode_error_says_so
             r = await client.get(f"/api/raise-unicode/{which}", headers={"Authorization": f"Bearer {ADMIN}"})
             assert r.status_code == 400 and r.headers["content-type"] == PROBLEM, r.text
             assert words in r.json()["detail"]
+
+
+async def test_concurrent_requests_with_one_idempotency_key_all_get_the_first_answer(
+    embedded_api: httpx.AsyncClient,
+) -> None:
+    # a client retrying on a timeout while its first request still runs: the retry used to do the work again
+    # and answer its conflict ("agent already exists") instead of the first answer (on SQLite, where the
+    # requests interleave)
+    api = embedded_api
+    answers = await asyncio.gather(*[api.post("/api/agents", json=agent_body(), headers={"Idempotency-Key": "k1"})
+                                     for _ in range(8)])
+    assert [r.status_code for r in answers] == [201] * 8
+    assert len({r.text for r in answers}) == 1
+    assert sorted(r.headers.get("idempotent-replayed") for r in answers if r.headers.get("idempotent-replayed")) \
+        == ["true"] * 7

@@ -3,17 +3,10 @@ memory store and on the embedded SQLite one (where an integer past 64 bits once 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import httpx
 import pytest
 
-from aos.api import create_app
-from aos.config import Config
-from aos.runtime import System
-
-from .conftest import ADMIN, agent_body
+from .conftest import agent_body
 
 pytestmark = pytest.mark.anyio
 
@@ -27,16 +20,6 @@ JUNK_SEGMENTS = ["..", "%00", "a" * 300, "UPPER", "-x-", "x" * 2, "%F0%9F%92%A9"
 JUNK_QUERIES = [{"limit": "-1"}, {"limit": "abc"}, {"cursor": "!!!"}, {"cursor": "e30="}, {"before": "0"},
                 {"state": "x"}, {"label": "=v"}, {"purge": "maybe"}, {"type": "x" * 1000},
                 {"before": str(2**63)}, {"version": str(2**64)}, {"if_version": "9" * 40}, {"limit": str(2**63)}]
-
-
-@pytest.fixture
-async def embedded_api(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
-    config = Config(backend="embedded", data_dir=tmp_path, admin_key=ADMIN, default_tenant="acme")
-    async with System.open(config) as system:
-        transport = httpx.ASGITransport(app=create_app(system))
-        async with httpx.AsyncClient(transport=transport, base_url="http://aos",
-                                     headers={"Authorization": f"Bearer {ADMIN}"}) as client:
-            yield client
 
 
 async def test_every_route_answers_junk_with_a_4xx_problem(api: httpx.AsyncClient) -> None:
