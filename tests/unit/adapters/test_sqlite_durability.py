@@ -298,8 +298,9 @@ async def test_the_wal_restarts_under_steady_writes_instead_of_growing_without_e
             if n % 50 == 0:
                 await asyncio.sleep(0.01)  # let the checkpointer thread run
         assert db.wal_restarts >= 1
-        # a quarter of it: how far past the limit it gets depends on when the checkpointer thread gets the GIL
-        assert biggest < 16 * limit, f"WAL reached {biggest} bytes"
+        # half of it: how far past the limit it gets depends on when the checkpointer thread gets the GIL
+        # (1.0-2.6 MB run alone; 5.1 MB once in a full `make test`, where other tests' threads compete)
+        assert biggest < 32 * limit, f"WAL reached {biggest} bytes"
         rows = await db.read(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0])
         assert rows == 4000
     finally:
