@@ -1,4 +1,4 @@
-"""Inbound decoding (Service Bus, Storage Queue bodies) of generated junk: a message is decoded, or refused as a
+"""Inbound decoding (Service Bus, Storage Queue bodies, Event Grid events) of generated junk: a message is decoded, or refused as a
 `PoisonMessage` naming what is wrong; never another exception, which the host would only retry and then
 dead-letter without a reason. Derandomized, so CI runs the same examples every time.
 
@@ -13,7 +13,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aos.inbound import PoisonMessage, from_body, from_service_bus
+from aos.inbound import PoisonMessage, from_body, from_event_grid, from_service_bus
 
 FIELDS = ["specversion", "id", "type", "source", "subject", "data", "aostenant", "aostarget", "time",
           "datacontenttype", "data_base64", "dataschema"]
@@ -52,3 +52,36 @@ def test_a_typed_datacontenttype_property_is_poison_with_the_reason() -> None:
         assert "datacontenttype attribute must be a string, got float" in e.detail
     else:
         raise AssertionError("decoded")
+
+
+class _GridEvent:
+    """The attributes `func.EventGridEvent` / `func.CloudEvent` give `from_event_grid`."""
+
+    def __init__(self, data: Any, **attributes: Any) -> None:
+        self.__dict__.update(attributes)
+        self._data = data
+
+    def get_json(self) -> Any:
+        return self._data
+
+
+EXTENSIONS = st.one_of(st.none(), st.dictionaries(st.sampled_from(["aostenant", "aostarget", "x", "id"]), SCALARS,
+                                                  max_size=3))
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.booleans(), SCALARS, SCALARS, SCALARS, SCALARS, SCALARS, JUNK, EXTENSIONS)
+def test_junk_event_grid_events_decode_or_are_poison(cloud: bool, id_: Any, source: Any, type_: Any,
+                                                     subject: Any, time: Any, data: Any, ext: Any) -> None:
+    if cloud:
+        event = _GridEvent(data, specversion="1.0", id=id_, source=source, type=type_, subject=subject, time=time,
+                           datacontenttype=None, dataschema=None, extension_attrs=ext)
+    else:
+        event = _GridEvent(data, id=id_, topic=source, event_type=type_, subject=subject, event_time=time,
+                           data_version=ext)
+    try:
+        item = from_event_grid(event, "acme")
+    except PoisonMessage as e:
+        assert e.detail.startswith("event grid event"), e.detail
+    else:
+        assert item.tenant and item.event.id and item.event.type
