@@ -1,6 +1,6 @@
-"""Inbound decoding (Service Bus, Storage Queue bodies, Event Grid events) of generated junk: a message is decoded, or refused as a
-`PoisonMessage` naming what is wrong; never another exception, which the host would only retry and then
-dead-letter without a reason. Derandomized, so CI runs the same examples every time.
+"""Inbound decoding (Service Bus, Storage Queue bodies, Event Grid events) of generated junk: a message is
+decoded, or refused as a `PoisonMessage` naming what is wrong; never another exception, which the host would
+only retry and then dead-letter without a reason. Derandomized, so CI runs the same examples every time.
 
 This found Service Bus application properties of other types than strings (AMQP values are typed) breaking
 the decoder with a TypeError."""
