@@ -216,11 +216,8 @@ class Kernel:
 
         The explicit target (extension `aostarget`) must exist and not be retired; subscribers are matched
         by type, source and subject. An agent's own emissions do not wake itself unless it is the target."""
-        receivers = await self._receivers(tenant, event, sender)
-        if self._wake_first:
-            await self._wake(receivers)
-        delivery = await self.stores.mailbox.deliver(tenant, event, list(receivers))
-        return await self._delivered(event, receivers, delivery)
+        (published,) = await self._accept(tenant, [(event, await self._receivers(tenant, event, sender))])
+        return published
 
     async def publish_many(self, tenant: str, events: Sequence[Event], *, sender: str | None = None
                            ) -> builtins.list[Published]:
@@ -244,13 +241,13 @@ class Kernel:
 
     async def _accept(self, tenant: str, items: builtins.list[tuple[Event, dict[str, AgentRecord]]]
                       ) -> builtins.list[Published]:
-        """Routed events (each with its receivers) into one `deliver_many`, their receivers woken."""
+        """Routed events (each with its receivers) into one `deliver_many`, their receivers woken. `publish`
+        comes here too, with one event."""
         if self._wake_first:
             for _, receivers in items:
                 await self._wake(receivers)
         deliveries = await self.stores.mailbox.deliver_many(
-            tenant, [(event, list(receivers)) for event, receivers in items]
-        )
+            tenant, [(event, list(receivers)) for event, receivers in items])
         return [await self._delivered(event, receivers, delivery)
                 for (event, receivers), delivery in zip(items, deliveries, strict=True)]
 
