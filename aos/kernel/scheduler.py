@@ -23,7 +23,7 @@ def next_wake(schedule: list[str], after: datetime) -> datetime | None:
     for expr in schedule:
         try:
             times.append(croniter(expr, base).get_next(datetime))
-        except CroniterError:  # no such date (registered before specs were checked for it): it never fires
+        except CroniterError:  # no such date: it never fires (AgentSpec refuses it; this keeps next_wake total)
             continue
     return min(times).astimezone(timezone.utc) if times else None
 

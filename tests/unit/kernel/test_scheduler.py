@@ -67,7 +67,7 @@ def test_a_cron_expression_that_never_fires_is_refused_and_never_breaks_a_wake()
     with pytest.raises(ValidationError, match=r"'0 0 31 2 \*' never fires"):  # valid syntax, no February 31st
         AgentSpec.model_validate({"id": "ticker", "brain": {"kind": "scripted"}, "schedule": ["0 0 31 2 *"]})
     AgentSpec.model_validate({"id": "ticker", "brain": {"kind": "scripted"}, "schedule": ["0 0 29 2 *"]})
-    # one stored before specs were checked for it: the other expressions still schedule, alone it has no wake
+    # next_wake on its own (specs refuse such an expression): the others still schedule, alone it has no wake
     now = datetime(2026, 1, 1, tzinfo=timezone.utc)
     assert next_wake(["0 0 31 2 *", "0 12 * * *"], now) == datetime(2026, 1, 1, 12, tzinfo=timezone.utc)
     assert next_wake(["0 0 31 2 *"], now) is None
