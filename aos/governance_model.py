@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 ACTION = re.compile(r"^([a-z]+\.[a-z_.]+|tool\.call:[A-Za-z0-9_.*-]+|\*|[a-z]+\.\*)$")
@@ -55,6 +55,10 @@ class TimeWindow(BaseModel):
     end: str = Field(default="24:00", pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$")
 
 
+#: Validation context for records read back from storage: checks added for new input (what a PUT must pass)
+#: are skipped, so a document stored before a check existed still loads (and evaluates without raising).
+STORED: dict[str, Any] = {"stored": True}
+
 #: Operators of a payload condition (`{path: {op: value}}`), and what each needs as its value.
 PAYLOAD_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "exists")
 _ORDERED_OPS = ("gt", "gte", "lt", "lte")
@@ -77,10 +81,13 @@ class Conditions(BaseModel):
 
     @field_validator("payload")
     @classmethod
-    def _payload_ops(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+    def _payload_ops(cls, value: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
         """An operator's value must be one it can compare with: a number for gt/gte/lt/lte, a list for `in`,
         true or false for `exists`. Why here: a policy is evaluated on every call and effect of its scope,
-        and `{gt: "abc"}` made each of them fail (a 500 on every matching publish) instead of the PUT."""
+        and `{gt: "abc"}` made each of them fail (a 500 on every matching publish) instead of the PUT. Not on
+        records read back (`STORED`): one saved before this check must still load."""
+        if info.context and info.context.get("stored"):
+            return value
         for path, cond in (value or {}).items():
             if not (isinstance(cond, dict) and cond and all(k in PAYLOAD_OPS for k in cond)):
                 continue  # a plain value: equality

@@ -21,6 +21,7 @@ from aos.errors import Conflict, NotFound, VersionConflict
 from aos.governance_model import (
     GENESIS,
     METRICS,
+    STORED,
     Approval,
     ApprovalStatus,
     AuditRecord,
@@ -167,7 +168,7 @@ class SqlitePolicyStore(PolicyStore):
         if row is None or row[1]:
             what = f"policy '{name}'" + (f" version {version}" if version is not None else "")
             raise NotFound(f"{what} does not exist in this tenant", policy=name)
-        return PolicyRecord.model_validate_json(row[0])
+        return PolicyRecord.model_validate_json(row[0], context=STORED)
 
     async def delete(self, tenant: str, name: str, when: datetime, by: str = "") -> bool:
         try:
@@ -186,12 +187,12 @@ class SqlitePolicyStore(PolicyStore):
                " GROUP BY name) l ON p.name = l.name AND p.version = l.v WHERE p.tenant = ? AND p.deleted = 0"
                " ORDER BY p.name")
         rows = await self._db.read(lambda c: c.execute(sql, (tenant, tenant)).fetchall())
-        return [PolicyRecord.model_validate_json(r[0]) for r in rows]
+        return [PolicyRecord.model_validate_json(r[0], context=STORED) for r in rows]
 
     async def versions(self, tenant: str, name: str) -> builtins.list[PolicyRecord]:
         sql = "SELECT record FROM policies WHERE tenant = ? AND name = ? ORDER BY version"
         rows = await self._db.read(lambda c: c.execute(sql, (tenant, name)).fetchall())
-        return [PolicyRecord.model_validate_json(r[0]) for r in rows]
+        return [PolicyRecord.model_validate_json(r[0], context=STORED) for r in rows]
 
     async def stamp(self, tenant: str) -> int:
         row = await self._db.read(

@@ -99,6 +99,19 @@ def test_a_stored_document_with_such_an_operator_never_raises_at_decision_time()
     assert PolicySet.compile([record]).decide(req("event.emit", payload={"amount": 5})).verdict is Verdict.ALLOW
 
 
+def test_a_document_read_back_from_storage_is_not_held_to_checks_added_since() -> None:
+    from aos.governance_model import STORED
+
+    raw = PolicyRecord(tenant="t", name="old", version=1, updated_at=datetime(2025, 1, 1, tzinfo=timezone.utc),
+                       document=PolicyDocument()).model_dump(mode="json")
+    raw["document"]["rules"] = [{"id": "r", "actions": ["event.emit"], "effect": "deny",
+                                 "when": {"payload": {"amount": {"gt": "abc"}}}}]  # saved before the PUT check
+    with pytest.raises(ValidationError, match="gt compares numbers"):
+        PolicyRecord.model_validate(raw)  # as new input: refused
+    stored = PolicyRecord.model_validate(raw, context=STORED)  # as the stores read it: it loads
+    assert PolicySet.compile([stored]).decide(req("event.emit", payload={"amount": 5})).verdict is Verdict.ALLOW
+
+
 def test_roles_event_types_and_time_windows() -> None:
     ps = compiled(("p", {"rules": [
         {"id": "readers", "actions": ["events.publish"], "effect": "deny", "when": {"roles": ["reader", "agent"]}},

@@ -20,7 +20,7 @@ from typing import Any
 from aos.adapters.azure.cosmos.keys import AGENTS, policy_id
 from aos.adapters.azure.cosmos.ops import Cosmos, Exists
 from aos.errors import NotFound, VersionConflict
-from aos.governance_model import PolicyRecord
+from aos.governance_model import STORED, PolicyRecord
 from aos.ports import PolicyStore
 
 _WHERE = "c.tenant = @pk AND c.kind = 'policy'"
@@ -72,7 +72,7 @@ class CosmosPolicyStore(PolicyStore):
             doc = None if doc is None or doc["deleted"] else doc
         if doc is None:
             raise _missing(name, version)
-        return PolicyRecord.model_validate(doc["record"])
+        return PolicyRecord.model_validate(doc["record"], context=STORED)
 
     async def delete(self, tenant: str, name: str, when: datetime, by: str = "") -> bool:
         for _ in range(MAX_ATTEMPTS):
@@ -100,13 +100,13 @@ class CosmosPolicyStore(PolicyStore):
             if not latest[name]["deleted"]:
                 doc = await self._db.read(AGENTS, policy_id(name, latest[name]["version"]), tenant)
                 if doc is not None:
-                    out.append(PolicyRecord.model_validate(doc["record"]))
+                    out.append(PolicyRecord.model_validate(doc["record"], context=STORED))
         return out
 
     async def versions(self, tenant: str, name: str) -> builtins.list[PolicyRecord]:
         sql = f"SELECT * FROM c WHERE {_WHERE} AND c.name = @name ORDER BY c.version"
         docs = await self._db.query(AGENTS, sql, {"@pk": tenant, "@name": name}, tenant)
-        return [PolicyRecord.model_validate(d["record"]) for d in docs]
+        return [PolicyRecord.model_validate(d["record"], context=STORED) for d in docs]
 
     async def stamp(self, tenant: str) -> int:
         rows = await self._db.query(AGENTS, f"SELECT VALUE COUNT(1) FROM c WHERE {_WHERE}", {"@pk": tenant}, tenant)
