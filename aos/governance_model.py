@@ -12,7 +12,7 @@ import json
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -42,8 +42,11 @@ class Verdict(str, Enum):
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
+WEEKDAYS: tuple[Weekday, ...] = get_args(Weekday)
+
+
 def _every_day() -> list[Weekday]:
-    return ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    return list(WEEKDAYS)
 
 
 class TimeWindow(BaseModel):

@@ -9,13 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aos.governance_model import Conditions, Scope, TimeWindow
+from aos.governance_model import WEEKDAYS, Conditions, Scope, TimeWindow
 
 if TYPE_CHECKING:
     from aos.kernel.policy.engine import PolicyInput
 
 Matcher = Callable[["PolicyInput"], bool]
-_DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_DAYS = WEEKDAYS  # Monday first, as datetime.weekday() counts
 _MISSING = object()
 
 
