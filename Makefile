@@ -34,7 +34,7 @@ run: $(STAMP)
 	$(BIN)/aos up --samples
 
 test: $(STAMP) $(INFRA_STAMP) $(NPM_STAMP)
-	$(BIN)/ruff check aos mcp_servers tests bench
+	$(BIN)/ruff check aos mcp_servers examples tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
@@ -42,7 +42,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/wakes.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check aos mcp_servers tests bench
+	$(BIN)/ruff check aos mcp_servers examples tests bench
 	$(BIN)/mypy
 
 clean:

@@ -68,12 +68,16 @@ def up(
     workers: int = typer.Option(None, help="concurrent steps [env AOS_WORKERS, default 16]"),
     backend: str = typer.Option(None, help="embedded | memory | azure-local | azure [env AOS_BACKEND]"),
     samples: bool = typer.Option(False, "--samples", help="register the sample agents from examples/"),
+    brain_path: str = typer.Option(
+        None, "--brain-path",
+        help="where python brains' modules load from: directories, ':'-separated [env AOS_PYTHON_BRAIN_PATH, "
+             "default . (the directory aos up runs in)]"),
 ) -> None:
     """Run AOS embedded: API, agents, timers and ContextMCPServers in one process."""
     from aos.runtime.serve import serve_forever
 
     overrides = {"AOS_HOST": host, "AOS_PORT": port, "AOS_DATA_DIR": data_dir, "AOS_WORKERS": workers,
-                 "AOS_BACKEND": backend}
+                 "AOS_BACKEND": backend, "AOS_PYTHON_BRAIN_PATH": brain_path}
     env = dict(os.environ)
     env.update({k: str(v) for k, v in overrides.items() if v is not None})
     code = serve_forever(env, samples=samples)

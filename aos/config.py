@@ -62,6 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_OPENAI_MODEL", None, "both", "Default model / deployment name for `openai` brains."),
     Setting("AOS_PYTHON_BRAIN_MODULES", "", "both",
             "Comma-separated module prefixes `python` brains may import from (empty: any importable module)."),
+    Setting("AOS_PYTHON_BRAIN_PATH", ".", "local",
+            "Directories (separated by `:`) `aos up` adds to the end of its import path, so that `python` brains' "
+            "modules load from them; `.` is the directory it runs in. Installed packages come first."),
     # Azure (Functions naming conventions where Functions defines them; identity-based, no keys).
     Setting("AzureWebJobsStorage__accountName", None, "azure",
             "Storage account of the function app (blobs, queues, durable task hub), via managed identity."),
@@ -181,6 +184,7 @@ class Config:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_model: str | None = None
     python_brain_modules: tuple[str, ...] = ()
+    python_brain_path: tuple[str, ...] = (".",)
     #: settings holding a Key Vault reference that did not resolve: treated as unset, named in errors
     unresolved: tuple[str, ...] = ()
     storage_account: str | None = None
@@ -226,6 +230,7 @@ class Config:
             openai_api_key=_get(env, "AOS_OPENAI_API_KEY"),
             openai_model=_get(env, "AOS_OPENAI_MODEL"),
             python_brain_modules=modules,
+            python_brain_path=tuple(d for d in (_get(env, "AOS_PYTHON_BRAIN_PATH") or "").split(os.pathsep) if d),
             unresolved=unresolved,
             storage_account=_get(env, "AzureWebJobsStorage__accountName"),
             cosmos_endpoint=_get(env, "CosmosConnection__accountEndpoint"),

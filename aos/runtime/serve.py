@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -19,7 +20,7 @@ import uvicorn
 import yaml
 
 from aos.config import Config
-from aos.errors import AgentExists, AosError
+from aos.errors import AgentExists, AosError, NotConfigured
 from aos.model import AgentSpec
 from aos.runtime.host import settle_heap
 from aos.runtime.system import System
@@ -126,6 +127,7 @@ class _Server(uvicorn.Server):
 def serve_forever(env: Mapping[str, str], *, samples: bool = False) -> int:
     try:
         config = Config.load(env)
+        add_brain_path(config)
     except AosError as e:
         print(f"error: {e.detail}")
         return 2
@@ -138,6 +140,25 @@ def serve_forever(env: Mapping[str, str], *, samples: bool = False) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def add_brain_path(config: Config) -> list[str]:
+    """Put `AOS_PYTHON_BRAIN_PATH`'s directories at the end of the import path (once each), so that `python`
+    brains load from them as `uvicorn` loads an app from its `--app-dir`; returns the directories added.
+
+    Why the end: a module there never shadows the standard library or an installed package. Why a setting and
+    not the current directory alone: a brain's module must also import when `aos up` restarts, from wherever
+    it is started (the agents' specs name modules, not files). A directory that does not exist is an error, so
+    a typo does not surface later as a brain that fails to load."""
+    added: list[str] = []
+    for entry in config.python_brain_path:
+        path = Path(entry).expanduser().resolve()
+        if not path.is_dir():
+            raise NotConfigured(f"AOS_PYTHON_BRAIN_PATH: '{entry}' is not a directory", setting="AOS_PYTHON_BRAIN_PATH")
+        if str(path) not in sys.path:
+            sys.path.append(str(path))
+            added.append(str(path))
+    return added
 
 
 async def serve_context_stdio(config: Config, tenant: str, agent_id: str) -> None:
