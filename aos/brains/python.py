@@ -1,6 +1,6 @@
 """The `python` brain: an importable callable decides.
 
-    brain: {kind: python, settings: {entrypoint: "examples.support.brains:reporter"}}
+    brain: {kind: python, settings: {entrypoint: "examples.escalation.brain:decide"}}
 
 The callable gets `(ctx: BrainContext, events: list[Event])` and returns a `Decision`, a list of effects
 (models or dicts such as `{"kind": "send", "to": "x", "data": {...}}`) or None for "nothing to do". It may be

@@ -110,3 +110,19 @@ def test_a_taken_port_is_a_clear_error_not_a_banner(server: Server, tmp_path: Pa
                           timeout=60, check=False)
     assert done.returncode == 1
     assert f"could not listen on 127.0.0.1:{server.port}" in done.stdout and "AOS is up" not in done.stdout
+
+
+def test_the_readme_python_brain_commands_run_as_written(server: Server) -> None:
+    """`aos up` (run in the repository, as `make run` does) imports the example's module from the directory it
+    runs in; the README's tickets escalate the customer, and its state and context say so."""
+    register, look, block = section_blocks("Write a brain in Python")
+    run_block(register, ROOT, server)
+    with server.client() as api:
+        wait_until(lambda: api.get("/api/events", params={"type": "customer.escalated"}).json()["items"],
+                   what="customer.escalated")
+    shown = run_block(look, ROOT, server)
+    assert "customer.escalated" in shown and "escalated acme: 3 tickets open" in shown
+    assert '"escalated":["acme"]' in shown.replace(" ", "")
+    if (ROOT / "node_modules" / ".bin" / "mcp-inspector").exists():  # `make test` runs `npm ci` first
+        watch = run_block(block, ROOT, server)
+        assert all(t in watch for t in ("T-31", "T-32", "T-33")), watch
