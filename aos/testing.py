@@ -1,0 +1,138 @@
+"""Test an agent in-process: `AgentHarness` runs one agent (and any agents it talks to) on the in-memory backend,
+with its real brain, kernel, governance and ContextMCPServer, and no server, timers or threads.
+
+    from aos.testing import AgentHarness
+
+    async def test_escalates_at_three_open_tickets():
+        async with AgentHarness.open("examples/escalation/escalation.yaml") as agent:
+            for n in (1, 2, 3):
+                effects = await agent.step("ticket.created", {"id": f"T-{n}", "customer": "acme"})
+            assert [e.type for e in effects if e.kind == "emit"] == ["customer.escalated"]
+            assert (await agent.state())["escalated"] == ["acme"]
+
+Steps run when the test asks (`step`, `run`), one at a time, as the embedded host would run them: journaled
+decision, effects applied (state, events, messages to the other agents), context entry, audit record. A step
+that fails raises `StepFailed` with the kernel's reason, so a broken brain fails the test that ran it.
+Nothing is written to disk. What this does not cover: cron wakes (publish an `aos.timer` event yourself) and
+anything outside the process the brain calls.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from aos.config import Config
+from aos.kernel.context import ContextSession
+from aos.model import TARGET_EXT, AgentSpec, Effect, Event, StepRecord, agent_key
+from aos.runtime.system import System
+
+SpecLike = AgentSpec | Mapping[str, Any] | str | Path
+
+
+class StepFailed(AssertionError):
+    """A step of the agent under test failed; `step` is its journal record (events, error)."""
+
+    def __init__(self, step: StepRecord) -> None:
+        super().__init__(f"step {step.seq} of '{step.agent_id}' failed: {step.error}")
+        self.step = step
+
+
+def load_spec(spec: SpecLike) -> AgentSpec:
+    """An `AgentSpec` from a model, a dict, or a YAML/JSON file's path."""
+    if isinstance(spec, AgentSpec):
+        return spec
+    if isinstance(spec, (str, Path)):
+        return AgentSpec.model_validate(yaml.safe_load(Path(spec).read_text()))
+    return AgentSpec.model_validate(dict(spec))
+
+
+class AgentHarness:
+    """One agent under test, in its own in-memory AOS. Open it with `AgentHarness.open(spec, others=[...])`."""
+
+    def __init__(self, system: System, tenant: str, agent_id: str) -> None:
+        self.system, self.tenant, self.agent_id = system, tenant, agent_id
+        self._agents: list[str] = [agent_id]
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, spec: SpecLike, *, others: Sequence[SpecLike] = (), tenant: str = "test",
+                   config: Config | None = None) -> AsyncIterator[AgentHarness]:
+        """Register `spec` (and `others`, the agents it sends to or hears from) in a fresh in-memory AOS.
+
+        `config` replaces the default in-memory configuration (its backend must not need a server)."""
+        config = config or Config(backend="memory", admin_key="aos-testing-" + uuid.uuid4().hex)
+        async with System.open(config, run=False) as system:
+            harness = cls(system, tenant, (await system.kernel.register(tenant, load_spec(spec))).id)
+            for other in others:
+                harness._agents.append((await system.kernel.register(tenant, load_spec(other))).id)
+            yield harness
+
+    # ------------------------------------------------------------ driving it
+
+    async def publish(self, type: str, data: Any = None, *, to: str | None = None, **fields: Any) -> Event:
+        """Publish an event (to its subscribers, or to agent `to` only as a message); returns it. `fields` are
+        other CloudEvent attributes (`id`, `source`, `subject`, extensions). Nothing runs until `run`/`step`."""
+        body: dict[str, Any] = {"source": "aos://testing", "type": type, "data": data, **fields}
+        if to is not None:
+            body[TARGET_EXT] = to
+        event = Event.model_validate(body)
+        await self.system.kernel.publish(self.tenant, event)
+        return event
+
+    async def run(self, limit: int = 100) -> list[StepRecord]:
+        """Run every agent of the harness until none has mail (at most `limit` steps); the steps that ran, in
+        order. Raises `StepFailed` at the first failed one."""
+        ran: list[StepRecord] = []
+        progress = True
+        while progress:
+            progress = False
+            for agent_id in self._agents:
+                while (outcome := await self.system.kernel.run_step(agent_key(self.tenant, agent_id))) is not None:
+                    [step] = await self.system.kernel.steps(self.tenant, agent_id, limit=1)
+                    if outcome.status != "done":
+                        raise StepFailed(step)
+                    ran.append(step)
+                    progress = True
+                    if len(ran) >= limit:
+                        raise AssertionError(f"still running after {limit} steps: do the agents wake each other "
+                                             "without end?")
+        return ran
+
+    async def step(self, type: str, data: Any = None, **fields: Any) -> list[Effect]:
+        """Publish one event, run until quiet, and return the effects the agent under test decided."""
+        await self.publish(type, data, **fields)
+        return [e for s in await self.run() if s.agent_id == self.agent_id and s.decision
+                for e in s.decision.effects]
+
+    # ------------------------------------------------------------ looking at it
+
+    async def state(self, agent_id: str | None = None) -> dict[str, Any]:
+        state, _ = await self.system.kernel.agent_state(self.tenant, agent_id or self.agent_id)
+        return state
+
+    async def steps(self, agent_id: str | None = None, limit: int = 100) -> list[StepRecord]:
+        """The agent's step journal, oldest first."""
+        return list(reversed(await self.system.kernel.steps(self.tenant, agent_id or self.agent_id, limit=limit)))
+
+    async def emitted(self, type_prefix: str | None = None) -> list[Event]:
+        """Events the agent under test emitted or sent, oldest first (from the tenant's event log)."""
+        found: list[Event] = []
+        before: int | None = None
+        while True:
+            page = await self.system.kernel.events(self.tenant, limit=500, before=before, type_prefix=type_prefix)
+            found += [a.event for a in page if a.event.sender == self.agent_id]
+            if len(page) < 500:
+                return list(reversed(found))
+            before = page[-1].pos
+
+    def context(self, agent_id: str | None = None) -> AbstractAsyncContextManager[ContextSession]:
+        """A session on the agent's ContextMCPServer, through the MCP client: `await session.call(tool, args)`."""
+        if self.system.kernel.context is None:
+            raise RuntimeError("this harness runs without ContextMCPServers")
+        return self.system.kernel.context.session(self.tenant, agent_id or self.agent_id)
