@@ -15,6 +15,7 @@ from typing import Any
 import typer
 import yaml
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aos.client import ApiError, Client
@@ -52,7 +53,7 @@ def _run(url: str | None, key: str | None, fn: Any) -> Any:
         with _client(url, key) as client:
             return fn(client)
     except ApiError as e:
-        err.print(f"[red]error[/red] {e.status} {e.title}: {e.detail}")
+        err.print(f"[red]error[/red] {e.status} {escape(f'{e.title}: {e.detail}')}")
         raise typer.Exit(1) from None
 
 
@@ -123,7 +124,7 @@ def read_text(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        err.print(f"[red]error[/red] cannot read {path}: {e}")
+        err.print(f"[red]error[/red] {escape(f'cannot read {path}: {e}')}")
         raise typer.Exit(2) from None
 
 
@@ -132,7 +133,7 @@ def load_spec(path: Path) -> Any:
     try:
         return yaml.safe_load(text)
     except yaml.YAMLError as e:
-        err.print(f"[red]error[/red] {path} is not valid YAML/JSON: {e}")
+        err.print(f"[red]error[/red] {escape(f'{path} is not valid YAML/JSON: {e}')}")
         raise typer.Exit(2) from None
 
 
@@ -179,7 +180,7 @@ def send(
     try:
         payload = json.loads(data)
     except ValueError as e:
-        err.print(f"[red]error[/red] --data is not valid JSON: {e}")
+        err.print(f"[red]error[/red] {escape(f'--data is not valid JSON: {e}')}")
         raise typer.Exit(2) from None
     event: dict[str, Any] = {"specversion": "1.0", "type": type, "source": source, "data": payload}
     for name, value in (("subject", subject), ("aostarget", to), ("id", id)):
@@ -188,7 +189,7 @@ def send(
     result = _run(url, key, lambda c: c.post("/api/events", event))
     who = ", ".join(result["delivered_to"]) or "no agent (no subscriber matched)"
     dup = " (duplicate: already accepted)" if result["duplicate"] else ""
-    out.print(f"event {result['id']} → {who}{dup}")
+    out.print(escape(f"event {result['id']} → {who}{dup}"))
 
 
 @app.command()
@@ -200,11 +201,20 @@ def steps(agent: str, limit: int = 10, url: str | None = UrlOpt, key: str | None
         return _print_json(page)
     for step in page["items"]:
         types = ", ".join(e["type"] for e in step["events"])
-        out.print(f"[bold]#{step['seq']}[/bold] {step['status']} ← {types}")
+        out.print(f"[bold]#{step['seq']}[/bold] {step['status']} ← {escape(types)}")
         if step.get("error"):
-            out.print(f"   [red]{step['error']}[/red]")
-        for effect in (step.get("decision") or {}).get("effects", []):
-            out.print(f"   → {_effect_line(effect)}")
+            out.print(f"   [red]{escape(step['error'])}[/red]")
+        decision = step.get("decision") or {}
+        blocked = {o["index"]: o for o in decision.get("outcomes") or []}
+        for i, effect in enumerate(decision.get("effects", [])):
+            held = blocked.get(i)
+            why = f"  [yellow]({held['outcome']}: {escape(str(held.get('reason') or held.get('rule')))})[/yellow]" \
+                if held else ""
+            out.print(f"   → {escape(_effect_line(effect))}{why}")
+        if decision.get("summary"):
+            out.print(f"   [dim]summary: {escape(str(decision['summary']))}[/dim]")
+        if decision.get("model_calls"):
+            out.print(f"   [dim]{decision['model_calls']} model call(s), {decision.get('tokens', 0)} tokens[/dim]")
 
 
 def _effect_line(effect: dict[str, Any]) -> str:
@@ -228,7 +238,7 @@ def events(type: str | None = typer.Option(None, help="type prefix"), limit: int
     for item in page["items"]:
         event = item["event"]
         who = ", ".join(item["delivered_to"]) or "-"
-        out.print(f"{item['pos']:>6} {event['type']:<24} {event['source']:<28} → {who}")
+        out.print(escape(f"{item['pos']:>6} {event['type']:<24} {event['source']:<28} → {who}"))
 
 
 @keys_app.command("issue")
@@ -260,7 +270,7 @@ def audit_verify(url: str | None = UrlOpt, key: str | None = KeyOpt) -> None:
         out.print(f"audit chain intact: {result['records']} records (head {result['head_seq']})")
         return
     broken = result["first_broken"]
-    err.print(f"[red]audit chain broken[/red] at record {broken['seq']}: {broken['reason']}")
+    err.print(f"[red]audit chain broken[/red] at record {broken['seq']}: {escape(str(broken['reason']))}")
     raise typer.Exit(1)
 
 
@@ -354,7 +364,7 @@ def mcp_context(
         config = Config.load(env)
         asyncio.run(serve_context_stdio(config, tenant or config.default_tenant, agent))
     except AosError as e:
-        err.print(f"[red]error[/red] {e.title}: {e.detail}")
+        err.print(f"[red]error[/red] {escape(f'{e.title}: {e.detail}')}")
         raise typer.Exit(1) from None
 
 
