@@ -47,12 +47,13 @@ class Server:
         return self.proc.wait(20)
 
 
-def start(data_dir: Path, *, samples: bool = True, command: list[str] | None = None, port: int | None = None
-          ) -> Server:
+def start(data_dir: Path, *, samples: bool = True, command: list[str] | None = None, port: int | None = None,
+          env: dict[str, str] | None = None) -> Server:
+    """`env`: more settings for the process (over the defaults here)."""
     port = port or free_port()
     env = {**os.environ, "AOS_ADMIN_KEY": ADMIN, "AOS_PORT": str(port), "AOS_DATA_DIR": str(data_dir),
            "AOS_SCHEDULER_INTERVAL_S": "0.2", "AOS_SWEEP_INTERVAL_S": "0.5",
-           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+           "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", **(env or {})}
     data_dir.mkdir(parents=True, exist_ok=True)
     log = data_dir.parent / f"aos-{port}.log"
     cmd = command or [str(BIN / "aos"), "up"] + (["--samples"] if samples else [])
