@@ -86,22 +86,27 @@ class AgentHarness:
         return event
 
     async def run(self, limit: int = 100) -> list[StepRecord]:
-        """Run every agent of the harness until none has mail (at most `limit` steps); the steps that ran, in
-        order. Raises `StepFailed` at the first failed one."""
+        """Run every agent of the harness until none has mail; the steps that ran, in order. Raises `StepFailed`
+        at the first failed one, and `AssertionError` when mail is still waiting after `limit` steps (agents
+        that wake each other without end)."""
+        kernel = self.system.kernel
         ran: list[StepRecord] = []
         progress = True
         while progress:
             progress = False
             for agent_id in self._agents:
-                while (outcome := await self.system.kernel.run_step(agent_key(self.tenant, agent_id))) is not None:
-                    [step] = await self.system.kernel.steps(self.tenant, agent_id, limit=1)
+                key = agent_key(self.tenant, agent_id)
+                while True:
+                    if len(ran) >= limit and await kernel.stores.mailbox.pending(key):
+                        raise AssertionError(f"mail still waiting after {limit} steps: do the agents wake each "
+                                             "other without end?")
+                    if (outcome := await kernel.run_step(key)) is None:
+                        break
+                    [step] = await kernel.steps(self.tenant, agent_id, limit=1)
                     if outcome.status != "done":
                         raise StepFailed(step)
                     ran.append(step)
                     progress = True
-                    if len(ran) >= limit:
-                        raise AssertionError(f"still running after {limit} steps: do the agents wake each other "
-                                             "without end?")
         return ran
 
     async def step(self, type: str, data: Any = None, **fields: Any) -> list[Effect]:

@@ -68,7 +68,7 @@ async def test_agents_that_wake_each_other_forever_are_stopped() -> None:
         "rules": [{"match": {"type": "ball"}, "then": [{"send": {"to": "ping", "type": "ball"}}]}]}}}
     async with AgentHarness.open(ping, others=[pong]) as agent:
         await agent.publish("ball", to="ping")
-        with pytest.raises(AssertionError, match="still running after 20 steps"):
+        with pytest.raises(AssertionError, match="mail still waiting after 20 steps"):
             await agent.run(limit=20)
 
 
@@ -100,3 +100,10 @@ def test_the_readme_test_runs_as_written(tmp_path: Path) -> None:
                           timeout=120, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "1 passed" in done.stdout
+
+
+async def test_exactly_limit_steps_is_not_an_endless_loop() -> None:
+    async with AgentHarness.open(ESCALATION) as agent:
+        for n in range(3):
+            await agent.publish("ticket.created", {"id": f"T-{n}", "customer": f"c{n}"})
+            assert len(await agent.run(limit=1)) == 1  # one step, then nothing waits
