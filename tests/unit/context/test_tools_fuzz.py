@@ -79,6 +79,7 @@ def test_junk_arguments_to_every_tool_get_a_result_or_a_named_error(tmp_path: Pa
     tools = loop.run_until_complete(listed())
     loop.run_until_complete(call_tool("block_write", {"label": "notes", "value": "invoice paid"}))  # one to read
     succeeded: dict[str, int] = {}
+    refusals: dict[str, list[str]] = {}  # each tool's error answers, to say why when one never succeeded
 
     @st.composite
     def calls(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
@@ -98,13 +99,14 @@ def test_junk_arguments_to_every_tool_get_a_result_or_a_named_error(tmp_path: Pa
         if result.is_error:
             text = result.content[0].text  # type: ignore[union-attr]
             assert ANSWERED.match(text), (name, args, text[:300])
+            refusals.setdefault(name, []).append(f"{sorted(args)}: {text[:160]}")
 
     try:
         check()
         # the calls reached the tools: each answered some of them with a result (but archive_read, which needs
         # the name of an archive that exists)
         missing = sorted(name for name in tools if name != "archive_read" and not succeeded.get(name))
-        assert not missing, (missing, succeeded)
+        assert not missing, (missing, succeeded, {name: refusals.get(name, [])[-12:] for name in missing})
     finally:
         loop.run_until_complete(db.close())
         loop.close()
