@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from aos.config import Config
+from aos.governance_model import PolicyDocument, PolicyRecord, validate_policy_name
 from aos.kernel.context import ContextSession
 from aos.model import TARGET_EXT, AgentSpec, Effect, Event, StepRecord, agent_key
 from aos.runtime.system import System
@@ -62,16 +63,36 @@ class AgentHarness:
     @classmethod
     @asynccontextmanager
     async def open(cls, spec: SpecLike, *, others: Sequence[SpecLike] = (), tenant: str = "test",
+                   policies: Mapping[str, Mapping[str, Any] | str | Path] | None = None,
                    config: Config | None = None) -> AsyncIterator[AgentHarness]:
         """Register `spec` (and `others`, the agents it sends to or hears from) in a fresh in-memory AOS.
 
+        `policies`: name → policy document (see `put_policy`), in force before any agent registers.
         `config` replaces the default in-memory configuration (its backend must not need a server)."""
         config = config or Config(backend="memory", admin_key="aos-testing-" + uuid.uuid4().hex)
         async with System.open(config, run=False) as system:
-            harness = cls(system, tenant, (await system.kernel.register(tenant, load_spec(spec))).id)
+            harness = cls(system, tenant, "")
+            for name, document in (policies or {}).items():
+                await harness.put_policy(name, document)
+            harness.agent_id = (await system.kernel.register(tenant, load_spec(spec))).id
+            harness._agents = [harness.agent_id]
             for other in others:
                 harness._agents.append((await system.kernel.register(tenant, load_spec(other))).id)
             yield harness
+
+    async def put_policy(self, name: str, document: Mapping[str, Any] | str | Path) -> PolicyRecord:
+        """Put a policy document in force for the harness's tenant, as `PUT /api/policies/{name}` does (same
+        checks): a dict, or a YAML/JSON file's path. The agents' next steps are governed by it: denied effects
+        are skipped and listed in the step's `decision.outcomes`, budgets stop steps and calls."""
+        governor = self.system.kernel.governance
+        if governor is None:
+            raise RuntimeError("this harness runs without governance")
+        body = yaml.safe_load(Path(document).read_text()) if isinstance(document, (str, Path)) else dict(document)
+        record = PolicyRecord(tenant=self.tenant, name=validate_policy_name(name), version=0,
+                              document=PolicyDocument.model_validate(body), updated_at=governor.clock.now(),
+                              updated_by="aos.testing")
+        stored: PolicyRecord = await governor.put_policy(record, None)
+        return stored
 
     # ------------------------------------------------------------ driving it
 

@@ -107,3 +107,32 @@ async def test_exactly_limit_steps_is_not_an_endless_loop() -> None:
         for n in range(3):
             await agent.publish("ticket.created", {"id": f"T-{n}", "customer": f"c{n}"})
             assert len(await agent.run(limit=1)) == 1  # one step, then nothing waits
+
+
+async def test_policies_govern_the_agent_under_test() -> None:
+    """A denied effect is decided, skipped and listed in the step's outcomes; the rest of the step goes on."""
+    quiet = {"rules": [{"id": "no-escalations", "actions": ["event.emit"], "effect": "deny",
+                        "reason": "escalations go through the phone line", "when": {"event_types": ["customer.*"]}}]}
+    async with AgentHarness.open(ESCALATION, policies={"quiet": quiet}) as agent:
+        for n in (1, 2, 3):
+            effects = await agent.step("ticket.created", {"id": f"T-{n}", "customer": "acme"})
+        assert [e.kind for e in effects] == ["emit", "note", "state"]  # decided
+        assert await agent.emitted() == []  # not applied
+        [outcome] = (await agent.steps())[-1].decision.outcomes  # type: ignore[union-attr]
+        assert (outcome.outcome, outcome.rule, outcome.reason) == (
+            "denied", "no-escalations", "escalations go through the phone line")
+        assert (await agent.state())["escalated"] == ["acme"]  # the state effect was not denied
+
+
+async def test_a_policy_put_later_applies_to_the_next_steps_and_is_checked_as_the_api_checks_it(
+        tmp_path: Path) -> None:
+    async with AgentHarness.open(ESCALATION) as agent:
+        budget = tmp_path / "budget.yaml"
+        budget.write_text("budgets:\n  - {metric: steps, period: day, limit: 1, per: agent}\n")
+        assert (await agent.put_policy("one-step-a-day", budget)).version == 1
+        await agent.step("ticket.created", {"id": "T-1", "customer": "acme"})
+        assert await agent.step("ticket.created", {"id": "T-2", "customer": "acme"}) == []  # budget used up
+        assert [s.seq for s in await agent.steps()] == [1]
+        with pytest.raises(ValueError, match="gt compares numbers"):
+            await agent.put_policy("broken", {"rules": [{"id": "r", "actions": ["event.emit"], "effect": "deny",
+                                                         "when": {"payload": {"n": {"gt": "abc"}}}}]})
