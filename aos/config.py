@@ -52,9 +52,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("AOS_SCHEDULER_INTERVAL_S", "1.0", "local", "How often the embedded host checks for due cron wakes."),
     Setting("AOS_SWEEP_INTERVAL_S", "5.0", "local",
             "How often the embedded self-heal sweep re-wakes agents with unprocessed mail."),
-    Setting("AOS_LOOP_LAG_WARN_MS", "100", "local",
-            "Log a warning (with what was running) when the embedded host's event loop falls this far behind; "
-            "`0` turns the watch off. Counted in `/api/health` under `runtime.loop_lag`."),
+    Setting("AOS_LOOP_LAG_WARN_MS", "100", "both",
+            "Log a warning (with what was running) when the host's event loop (`aos up`, or a Functions worker's) "
+            "falls this far behind; `0` turns the watch off. Counted in `/api/health` under `runtime.loop_lag`."),
     Setting("AOS_OPENAI_BASE_URL", None, "both",
             "OpenAI-compatible chat endpoint for `openai` brains (Azure OpenAI: https://NAME.openai.azure.com/"
             "openai/v1)."),

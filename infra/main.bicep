@@ -98,6 +98,10 @@ param agentRestartBudget int = 3
 @minValue(1)
 param agentRestartBackoffSeconds int = 60
 
+@description('Log a warning (with what was running) when a worker\'s event loop falls this many ms behind; 0 turns the watch off.')
+@minValue(0)
+param loopLagWarnMs int = 100
+
 @description('Event Grid trigger function of the app that receives storage events.')
 param eventGridFunctionName string = 'eventgrid_ingress'
 
@@ -232,6 +236,7 @@ module functionApp 'modules/functionapp.bicep' = {
     serviceBusSubscriptionName: kernelSubscriptionName
     agentRestartBudget: agentRestartBudget
     agentRestartBackoffSeconds: agentRestartBackoffSeconds
+    loopLagWarnMs: loopLagWarnMs
     defaultTenant: defaultTenant
     logLevel: logLevel
     entraTenantId: entraTenantId

@@ -28,13 +28,14 @@ def _orchestrations(client: Any) -> Orchestrations:
 
 async def http(req: func.HttpRequest, context: Any, client: Any) -> func.HttpResponse:
     """Hand the request to the shared FastAPI app; then tell the durable side what the call changed."""
-    system = await hosted_system()
+    system = await hosted_system(watch=False)
     middleware = _http.get(id(system))
     if middleware is None:
         from aos.api import create_app
 
         _http.clear()
         middleware = _http[id(system)] = func.AsgiMiddleware(create_app(system))
+    system.runtime.watch_loop()  # booted, app included (see `hosted_system`)
     with collecting() as intents:
         response: func.HttpResponse = await middleware.handle_async(req, context)
     await apply(intents, _orchestrations(client))

@@ -20,10 +20,20 @@ log = logging.getLogger("aos.hosting")
 _state: dict[str, Any] = {}
 
 
-async def hosted_system() -> System:
+async def hosted_system(*, watch: bool = True) -> System:
+    """The process's system, opened on first use. `watch`: from now on, report what holds the worker's event loop
+    (`AOS_LOOP_LAG_WARN_MS`); it runs every invocation of the process. The HTTP handler passes False and starts
+    the watch once it has built the API as well: opening the system and building the app is booting, which
+    would only be reported as noise."""
     system: System | None = _state.get("system")
-    if system is not None:
-        return system
+    if system is None:
+        system = await _open()
+    if watch:
+        system.runtime.watch_loop()  # idempotent
+    return system
+
+
+async def _open() -> System:
     lock = _state.setdefault("lock", asyncio.Lock())
     async with lock:
         if "system" not in _state:

@@ -83,6 +83,9 @@ param agentRestartBudget int
 @description('Seconds before the first automatic restart of a failed agent (doubles each time).')
 param agentRestartBackoffSeconds int
 
+@description('Event-loop lag (ms) past which a worker logs what held its loop; 0: off.')
+param loopLagWarnMs int
+
 @description('Tenant of the bootstrap admin identity.')
 param defaultTenant string
 
@@ -166,6 +169,10 @@ var appSettings = [
   {
     name: 'AOS_RESTART_BACKOFF_S'
     value: string(agentRestartBackoffSeconds)
+  }
+  {
+    name: 'AOS_LOOP_LAG_WARN_MS'
+    value: string(loopLagWarnMs)
   }
   // Entra ID bearer tokens beside API keys (issuer, audience, signature checked by AOS itself).
   {

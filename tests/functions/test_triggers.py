@@ -242,3 +242,33 @@ async def test_failed_agent_is_restarted_within_budget(hosted: System, durable: 
     assert (await step(function))["restart_at"] is None, "budget spent: stays failed for an operator"
     assert not (await function("agent_restart")(key=KEY, client=BINDING))["restarted"]
     assert (await hosted.kernel.get(TENANT, "triage")).state is AgentState.FAILED
+
+
+async def test_a_worker_watches_its_event_loop_once_its_system_is_open(
+        hosted: System, durable: FakeDurableExtension, function: Fn, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's loop runs every invocation of the process: /api/health says the watch is on (opening the
+    system is not watched: it is booting), a lag is reported, and closing the system stops the watch."""
+    import asyncio
+    import time
+
+    from aos.hosting.system import close_system, hosted_system
+
+    await close_system()  # a fresh worker, whose first invocation is an HTTP call
+    r = await call_http(function, "GET", "/api/health")  # opens the system, builds the API, then watches
+    await asyncio.sleep(0.05)  # a beat: booting was not watched, so nothing is reported
+    lag = json.loads(r.get_body())["runtime"]["loop_lag"]
+    assert lag["watching"] is True and lag["threshold_ms"] == 100.0
+    assert json.loads((await call_http(function, "GET", "/api/health")).get_body())["runtime"]["loop_lag"]["lags"] == 0
+
+    time.sleep(0.3)  # noqa: ASYNC251 - what a CPU-bound invocation does to every other one of the worker
+    await asyncio.sleep(0.05)  # the beat that was due runs, late, and reports
+    lag = json.loads((await call_http(function, "GET", "/api/health")).get_body())["runtime"]["loop_lag"]
+    assert lag["lags"] >= 1 and lag["last"]["ms"] >= 200
+    assert any("test_a_worker_watches_its_event_loop" in frame for frame in lag["last"]["where"]), lag["last"]
+
+    runtime = (await hosted_system()).runtime
+    await close_system()
+    assert runtime.stats()["loop_lag"]["watching"] is False
+
+    monkeypatch.setenv("AOS_LOOP_LAG_WARN_MS", "0")
+    assert (await hosted_system()).runtime.stats()["loop_lag"] is None
