@@ -49,6 +49,12 @@ def load_entrypoint(spec: AgentSpec, allowed: tuple[str, ...]) -> Callable[..., 
             target = getattr(target, part)
     except (ImportError, AttributeError) as e:
         raise ValidationFailed(f"cannot load python brain entrypoint '{entry}': {e}") from e
+    except (Exception, SystemExit) as e:  # the module's own code failed as it was imported
+        # a syntax error, or an error raised by the module's top-level code: the brain's author must see it, as a
+        # 422 at registration and as the failed step's reason later (not a 500, nor a step retried for ever)
+        where = f" (line {e.lineno})" if isinstance(e, SyntaxError) and e.lineno else ""
+        raise ValidationFailed(f"cannot load python brain entrypoint '{entry}': importing '{module_name}' "
+                               f"raised {type(e).__name__}{where}: {e}") from e
     if not callable(target):
         raise ValidationFailed(f"python brain entrypoint '{entry}' is not callable")
     return target  # type: ignore[no-any-return]
