@@ -66,3 +66,12 @@ async def test_a_module_that_breaks_after_registration_fails_the_step_with_the_r
     [step] = steps
     assert step["status"] == "failed", step
     assert "raised RuntimeError: needs its config file" in step["error"]
+
+
+@pytest.mark.parametrize("entrypoint", [":decide", ".relative:decide", "a..b:decide", "x:"])
+async def test_entrypoints_that_name_no_module_are_a_422(entrypoint: str, api: httpx.AsyncClient) -> None:
+    """An empty or relative module name made `import_module` raise ValueError/TypeError: a 500 before."""
+    r = await api.post("/api/agents", json={"id": "nameless", "brain": {"kind": "python", "settings": {
+        "entrypoint": entrypoint}}})
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith(f"cannot load python brain entrypoint '{entrypoint}'")
