@@ -215,10 +215,20 @@ class OpenAIFactory(BrainFactory):
 
     def check(self, spec: AgentSpec) -> None:
         self._endpoint(spec)
+        settings = spec.brain.settings
+        model = settings.get("model")
+        if model is not None and (not isinstance(model, str) or not model.strip()):
+            raise ValidationFailed(f"settings.model must be a model or deployment name, got {str(model)[:100]!r}",
+                                   field="brain.settings.model")
         self._model(spec)
-        rounds = spec.brain.settings.get("max_rounds", 6)
-        if not isinstance(rounds, int) or not 1 <= rounds <= 20:
-            raise ValidationFailed(f"settings.max_rounds must be an integer in 1..20, got {rounds!r}")
+        instructions = settings.get("instructions", "")
+        if not isinstance(instructions, str):
+            raise ValidationFailed("settings.instructions must be text (they are added to the system prompt), "
+                                   f"got {type(instructions).__name__}", field="brain.settings.instructions")
+        rounds = settings.get("max_rounds", 6)
+        if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= 20:
+            raise ValidationFailed(f"settings.max_rounds must be an integer in 1..20, got {rounds!r}",
+                                   field="brain.settings.max_rounds")
 
     def build(self, spec: AgentSpec) -> Brain:
         self.check(spec)

@@ -92,3 +92,25 @@ def test_an_unresolved_key_vault_reference_is_not_sent_as_a_key() -> None:
     assert config.openai_api_key is None and config.unresolved == ("AOS_OPENAI_API_KEY",)
     with pytest.raises(NotConfigured, match="Key Vault reference that did not resolve"):
         Brains(config).check(SPEC)
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"max_rounds": True}, "max_rounds must be an integer in 1..20, got True"),
+    ({"max_rounds": 0}, "max_rounds must be an integer in 1..20, got 0"),
+    ({"model": 5}, "settings.model must be a model or deployment name, got '5'"),
+    ({"model": " "}, "settings.model must be a model or deployment name"),
+    ({"instructions": ["be brief"]}, "settings.instructions must be text (they are added to the system prompt)"),
+])
+def test_settings_of_the_wrong_kind_are_refused_at_registration(settings: dict[str, Any], says: str) -> None:
+    """They used to be accepted and reach the model as their repr (`['be brief']`), or `True` as one round."""
+    from aos.errors import ValidationFailed
+
+    spec = AgentSpec.model_validate({"id": "thinker", "brain": {"kind": "openai", "settings": settings}})
+    with pytest.raises(ValidationFailed) as refused:
+        Brains(CONFIG).check(spec)
+    assert says in refused.value.detail
+
+
+def test_text_instructions_and_a_named_model_are_accepted() -> None:
+    Brains(CONFIG).check(AgentSpec.model_validate({"id": "thinker", "brain": {"kind": "openai", "settings": {
+        "instructions": "be brief", "model": "gpt-4.1-mini", "max_rounds": 20}}}))
