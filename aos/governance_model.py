@@ -67,6 +67,11 @@ PAYLOAD_OPS = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "exists")
 _ORDERED_OPS = ("gt", "gte", "lt", "lte")
 
 
+def is_number(value: Any) -> bool:
+    """What gt/gte/lt/lte compare: an int or a float, not a bool (the check at PUT and the evaluation agree)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 class Conditions(BaseModel):
     """All given conditions must hold (AND); a list matches any of its items (OR). Globs end in `*`."""
 
@@ -95,7 +100,7 @@ class Conditions(BaseModel):
             if not (isinstance(cond, dict) and cond and all(k in PAYLOAD_OPS for k in cond)):
                 continue  # a plain value: equality
             for op, arg in cond.items():
-                if op in _ORDERED_OPS and (isinstance(arg, bool) or not isinstance(arg, (int, float))):
+                if op in _ORDERED_OPS and not is_number(arg):
                     raise ValueError(f"payload '{path}': {op} compares numbers, got {json.dumps(arg, default=str)}")
                 if op == "in" and not isinstance(arg, list):
                     raise ValueError(f"payload '{path}': in needs a list of values, got {json.dumps(arg, default=str)}")

@@ -9,13 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from aos.governance_model import WEEKDAYS, Conditions, Scope, TimeWindow
+from aos.governance_model import WEEKDAYS, Conditions, Scope, TimeWindow, is_number
 
 if TYPE_CHECKING:
     from aos.kernel.policy.engine import PolicyInput
 
 Matcher = Callable[["PolicyInput"], bool]
-_DAYS = WEEKDAYS  # Monday first, as datetime.weekday() counts
 _MISSING = object()
 
 
@@ -71,7 +70,7 @@ def compile_conditions(when: Conditions) -> Matcher | None:
 
 
 def _time(window: TimeWindow) -> Matcher:
-    days = frozenset(_DAYS.index(d) for d in window.days)
+    days = frozenset(WEEKDAYS.index(d) for d in window.days)  # Monday first, as datetime.weekday()
     start = _minutes(window.start)
     end = _minutes(window.end)
 
@@ -116,15 +115,11 @@ def _lookup(data: Any, parts: tuple[str, ...]) -> Any:
 def _cmp(fn: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
     def test(value: Any, arg: Any) -> bool:
         # numbers only, on both sides (documents are checked for it; one stored before never raises either)
-        if not (_number(value) and _number(arg)):
+        if not (is_number(value) and is_number(arg)):
             return False
         return fn(value, arg)
 
     return test
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
